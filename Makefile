@@ -1,0 +1,89 @@
+# TrainRight. `make demo` runs the marketplace with demo data; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+MANAGE := $(PY) manage.py
+DB_NAME ?= trainright
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DB_NAME)
+export STRIPE_EMULATOR_PORT ?= 12111
+export STRIPE_API_BASE ?= http://127.0.0.1:$(STRIPE_EMULATOR_PORT)
+
+.PHONY: help install install-dev assets chromium db migrate demo-data demo test test-fast lint bench bench-import bench-settlement bench-payouts chaos test-deep test-stripe emulator clean
+
+help:
+	@echo "make demo   run the marketplace with demo data at http://127.0.0.1:8000"
+	@echo "make test   install what the tests need and run the whole suite (lint included)"
+	@echo "make lint | make test-fast | make bench | make test-deep | make test-stripe"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed assets
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets: node_modules/.package-lock.json
+
+# Browser tests drive Debian's Chromium; install it once when missing.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+db: $(VENV)/.installed
+	$(PY) -m config.dbcreate
+
+migrate: db
+	$(MANAGE) migrate --noinput
+
+demo-data: migrate
+	$(MANAGE) demo_seed
+
+# Starts the Stripe emulator, web server, Celery worker and beat; Ctrl-C stops them all.
+demo: install demo-data
+	$(MANAGE) collectstatic --noinput -v0
+	@bash config/run_demo.sh
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy accounts catalog marketplace royalties frontend config
+
+test: install chromium lint
+	$(MANAGE) makemigrations --check --dry-run
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(VENV)/bin/pytest -q -m "not browser and not slow"
+
+# Deep Hypothesis profile for the money code (thousands more cases than the suite runs).
+test-deep: install
+	HYPOTHESIS_PROFILE=deep $(VENV)/bin/pytest -q tests/royalties
+
+# The gateway suite against Stripe test mode: STRIPE_SECRET_KEY=sk_test_... make test-stripe
+test-stripe: install
+	STRIPE_API_BASE= $(VENV)/bin/pytest -q -m "stripe_contract" tests/gateway
+
+emulator: install
+	$(PY) -m stripe_emulator --host 127.0.0.1 --port $(STRIPE_EMULATOR_PORT)
+
+# Benchmarks print their figures and the machine; the README records the latest.
+bench: install db
+	$(MANAGE) migrate --noinput -v0
+	@echo "machine: $$(nproc) cores, $$(free -g | awk '/Mem:/{print $$2}') GiB RAM, $$(uname -m), Python $$($(PY) -c 'import platform; print(platform.python_version())')"
+	$(MANAGE) bench_import
+	$(MANAGE) bench_ingest
+	$(MANAGE) bench_settlement
+	$(MANAGE) bench_payouts --payouts 10000 --holders 1000 --rate 25
+
+# Payout chaos at full size: 1,000 payouts while workers are killed and Stripe misbehaves.
+chaos: install db
+	PAYOUT_CHAOS_HOLDERS=1000 $(VENV)/bin/pytest -q -p no:cacheprovider tests/royalties/test_payout_chaos.py
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache

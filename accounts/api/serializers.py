@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import ApiKey, Membership, Organisation, User
+
+
+class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
+    class Meta:
+        model = Organisation
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "kind",
+            "creator_category",
+            "country",
+            "default_currency",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class MembershipSummarySerializer(serializers.Serializer[None]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+
+
+class MeSerializer(serializers.ModelSerializer[User]):
+    organisations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name", "organisations"]
+        read_only_fields = fields
+
+    @extend_schema_field(MembershipSummarySerializer(many=True))
+    def get_organisations(self, user: User) -> list[dict[str, object]]:
+        return [
+            {"id": m.organisation_id, "name": m.organisation.name, "role": m.role}
+            for m in user.memberships.select_related("organisation")
+        ]
+
+
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    email = serializers.EmailField(source="user.email", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "organisation", "email", "role", "created_at"]
+        read_only_fields = fields
+
+
+class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
+    display = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "organisation",
+            "name",
+            "prefix",
+            "display",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField())
+    def get_display(self, api_key: ApiKey) -> str:
+        return f"trk_{api_key.prefix}_…"
+
+
+class ApiKeyCreateSerializer(serializers.Serializer[None]):
+    organisation = serializers.IntegerField(help_text="Organisation the key acts for.")
+    name = serializers.CharField(max_length=100)
+
+
+class ApiKeyIssuedSerializer(ApiKeySerializer):
+    secret = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "secret"]
+        read_only_fields = fields

@@ -1,0 +1,181 @@
+"""Writes for people, organisations and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import ApiKey, Invitation, Membership, Organisation, User
+
+API_KEY_PREFIX = "trk_"
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60] or "organisation"
+    slug, n = base, 1
+    while Organisation.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def organisation_create(
+    *,
+    name: str,
+    kind: str,
+    owner: User,
+    creator_category: str = "",
+    country: str = "GB",
+    default_currency: str = "USD",
+) -> Organisation:
+    if kind == Organisation.Kind.CREATOR and not creator_category:
+        creator_category = Organisation.CreatorCategory.ARTIST
+    if kind != Organisation.Kind.CREATOR:
+        creator_category = ""
+    organisation = Organisation.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        kind=kind,
+        creator_category=creator_category,
+        country=country.upper(),
+        default_currency=default_currency.upper(),
+    )
+    Membership.objects.create(user=owner, organisation=organisation, role=Membership.Role.OWNER)
+    return organisation
+
+
+@transaction.atomic
+def user_signup(
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    organisation_name: str,
+    organisation_kind: str,
+    creator_category: str = "",
+) -> User:
+    """A person signs up with the organisation they act for and becomes its owner."""
+    user = User.objects.create_user(email=email, password=password, full_name=full_name)
+    organisation_create(
+        name=organisation_name,
+        kind=organisation_kind,
+        owner=user,
+        creator_category=creator_category,
+    )
+    return user
+
+
+INVITATION_LIFETIME = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str  # goes in the emailed link, never stored
+
+
+def invitation_create(
+    *, organisation: Organisation, email: str, role: str, invited_by: User | None
+) -> IssuedInvitation:
+    token = secrets.token_urlsafe(24)
+    invitation = Invitation.objects.create(
+        organisation=organisation,
+        email=email.lower(),
+        role=role,
+        token_hash=_hash_secret(token),
+        invited_by=invited_by,
+        expires_at=timezone.now() + INVITATION_LIFETIME,
+    )
+    return IssuedInvitation(invitation=invitation, token=token)
+
+
+def invitation_for_token(*, token: str) -> Invitation | None:
+    """The open, unexpired invitation for this token, or None."""
+    return (
+        Invitation.objects.select_related("organisation")
+        .filter(
+            token_hash=_hash_secret(token), accepted_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .first()
+    )
+
+
+@transaction.atomic
+def user_signup_invited(*, invitation: Invitation, password: str, full_name: str) -> User:
+    """A person accepts an invitation: the account joins the inviting organisation."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None or invitation.expires_at <= timezone.now():
+        raise ValueError("This invitation has already been used or has expired.")
+    user = User.objects.create_user(email=invitation.email, password=password, full_name=full_name)
+    Membership.objects.create(user=user, organisation=invitation.organisation, role=invitation.role)
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    return user
+
+
+def membership_add(*, organisation: Organisation, user: User, role: str) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        organisation=organisation, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    plaintext: str  # shown to the caller once, never stored
+
+
+def api_key_create(
+    *, organisation: Organisation, name: str, created_by: User | None
+) -> IssuedApiKey:
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32).replace("-", "A").replace("_", "B")
+    api_key = ApiKey.objects.create(
+        organisation=organisation,
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash_secret(secret),
+        created_by=created_by,
+    )
+    return IssuedApiKey(api_key=api_key, plaintext=f"{API_KEY_PREFIX}{prefix}_{secret}")
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
+    """The active key for this plaintext, or None. Comparison is constant-time."""
+    if not plaintext.startswith(API_KEY_PREFIX):
+        return None
+    prefix, _, secret = plaintext[len(API_KEY_PREFIX) :].partition("_")
+    if not prefix or not secret:
+        return None
+    api_key = (
+        ApiKey.objects.select_related("organisation")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None or not secrets.compare_digest(api_key.secret_hash, _hash_secret(secret)):
+        return None
+    now = timezone.now()
+    # One write a minute at most: last-used is for humans, not an audit trail.
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

@@ -1,0 +1,89 @@
+"""Sign-up, sign-in (throttled per address and email) and sign-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import User
+from accounts.services import invitation_for_token, user_signup, user_signup_invited
+from frontend.forms import EmailAuthenticationForm, InvitedSignupForm, SignupForm
+
+
+def _throttle_key(request: HttpRequest, email: str) -> str:
+    address = request.META.get("REMOTE_ADDR", "unknown")
+    return f"login-failures:{address}:{email.strip().lower()}"
+
+
+class ThrottledLoginView(LoginView):
+    """Django's login view, refusing further attempts after repeated failures for a while."""
+
+    form_class = EmailAuthenticationForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        key = _throttle_key(request, request.POST.get("username", ""))
+        if (cache.get(key) or 0) >= settings.LOGIN_THROTTLE_ATTEMPTS:
+            form = self.get_form()
+            form.add_error(None, "Too many failed attempts. Wait a few minutes and try again.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        response = super().post(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            cache.delete(key)
+        else:
+            cache.add(key, 0, timeout=settings.LOGIN_THROTTLE_WINDOW)
+            cache.incr(key)
+        return response
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("frontend:home")
+    token = request.GET.get("invite", "")
+    if token:
+        return _signup_invited(request, token)
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        user = user_signup(
+            email=data["email"],
+            password=data["password"],
+            full_name=data["full_name"],
+            organisation_name=data["organisation_name"],
+            organisation_kind=data["organisation_kind"],
+            creator_category=data.get("creator_category", ""),
+        )
+        return _welcome(request, user)
+    return render(request, "registration/signup.html", {"form": form})
+
+
+def _welcome(request: HttpRequest, user: User) -> HttpResponse:
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, f"Welcome to TrainRight, {user.full_name}.")
+    return redirect("frontend:home")
+
+
+def _signup_invited(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = invitation_for_token(token=token)
+    if invitation is None:
+        messages.error(request, "This invitation link is invalid, used or expired.")
+        return redirect("frontend:signup")
+    form = InvitedSignupForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        user = user_signup_invited(
+            invitation=invitation,
+            password=form.cleaned_data["password"],
+            full_name=form.cleaned_data["full_name"],
+        )
+        return _welcome(request, user)
+    return render(request, "registration/signup.html", {"form": form, "invitation": invitation})

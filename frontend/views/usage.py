@@ -1,0 +1,207 @@
+"""Usage report pages: a licensee uploads a CSV report per agreement and sees every bad line by
+number; both parties browse reports, their versions and their lines (mounted by frontend.urls).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import User
+from accounts.tenancy import principal_for_request
+from royalties import usage
+from royalties.models.usage import UsageReport
+from royalties.usage_ingest import ContentFormat
+
+PAGE_SIZE = 25
+
+
+class UsageUploadForm(forms.Form):
+    report_id = forms.RegexField(
+        regex=r"^\S(.{0,98}\S)?$",
+        max_length=100,
+        label="Report id",
+        help_text="Your own id for this report. Upload new content under the same id to "
+        "correct it.",
+    )
+    period = forms.CharField(
+        label="Month",
+        widget=forms.DateInput(attrs={"type": "month"}),
+        help_text="The calendar month (UTC) the usage happened in.",
+    )
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Header row, then one line per work and metric; gzip (.csv.gz) accepted.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.gz,text/csv"}),
+    )
+    partial = forms.BooleanField(
+        required=False,
+        label="Store the good lines even if some are bad",
+        help_text="Otherwise a file with any bad line is rejected whole.",
+    )
+
+    def clean_period(self) -> Any:
+        try:
+            return usage.period_parse(self.cleaned_data["period"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+@login_required
+def usage_home(request: HttpRequest) -> HttpResponse:
+    principal = principal_for_request(request)
+    reports = usage.usage_report_list(principal=principal).order_by("-submitted_at", "-id")
+    return render(
+        request,
+        "frontend/usage/home.html",
+        {
+            "agreements": usage.agreements_reporting_usage(principal=principal)[:50],
+            "page": Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page")),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agreement_usage(request: HttpRequest, pk: int) -> HttpResponse:
+    principal = principal_for_request(request)
+    agreement = usage.agreement_for_usage(principal=principal, agreement_id=pk)
+    if agreement is None:
+        raise Http404
+    can_report = usage.is_licensee(principal=principal, agreement=agreement)
+    form = UsageUploadForm(request.POST or None, request.FILES or None) if can_report else None
+    rejected = None
+    if request.method == "POST":
+        if form is None:
+            return render(request, "frontend/403.html", status=403)
+        if form.is_valid():
+            try:
+                submission = usage.usage_report_submit(
+                    agreement=agreement,
+                    report_id=form.cleaned_data["report_id"],
+                    period_start=form.cleaned_data["period"],
+                    content=form.cleaned_data["file"],
+                    content_format=ContentFormat.CSV,
+                    partial=form.cleaned_data["partial"],
+                    source=UsageReport.Source.WEB,
+                    submitted_by=request.user if isinstance(request.user, User) else None,
+                )
+            except usage.UsageReportRejected as error:
+                rejected = error
+            except usage.UsageReportConflict as conflict:
+                form.add_error("report_id", str(conflict))
+            else:
+                submission.left_out.close()
+                messages.success(request, _outcome_message(submission))
+                return redirect("frontend:usage-report", pk=submission.report.pk)
+    reports = usage.usage_report_list(principal=principal).filter(agreement=agreement)
+    context = {
+        "agreement": agreement,
+        "form": form,
+        "rejected": rejected,
+        "rejected_errors": rejected.errors.first if rejected else [],
+        "page": Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page")),
+    }
+    failed = rejected is not None or (form is not None and form.is_bound and bool(form.errors))
+    response = render(
+        request, "frontend/usage/agreement.html", context, status=422 if failed else 200
+    )
+    if rejected is not None:
+        rejected.errors.close()
+    return response
+
+
+def _outcome_message(submission: usage.UsageSubmission) -> str:
+    report = submission.report
+    if not submission.created:
+        return (
+            f"This file is identical to version {report.version} of report "
+            f"{report.report_id}: it was stored once, nothing changed."
+        )
+    stored = f"Version {report.version} of report {report.report_id} stored: "
+    stored += f"{report.line_count:,} line{'s' if report.line_count != 1 else ''}"
+    if report.rejected_line_count:
+        stored += f"; {report.rejected_line_count:,} bad lines left out"
+    return stored + "."
+
+
+@login_required
+def usage_report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _visible_report(request, pk)
+    return render(
+        request,
+        "frontend/usage/report.html",
+        {
+            "report": report,
+            "totals": usage.usage_report_totals(report=report),
+            "versions": usage.usage_report_versions(report=report),
+        },
+    )
+
+
+@login_required
+def usage_report_lines_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    report = _visible_report(request, pk)
+    response = StreamingHttpResponse(
+        _csv_rows(
+            ("line", "work_id", "metric", "quantity", "use"),
+            usage.usage_report_lines(report=report),
+        ),
+        content_type="text/csv",
+    )
+    filename = f"usage-{report.report_id}-v{report.version}.csv".replace('"', "")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def usage_template_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    agreement = usage.agreement_for_usage(principal=principal_for_request(request), agreement_id=pk)
+    if agreement is None:
+        raise Http404
+    header = ("work_id", "metric", "quantity", "currency")
+    response = StreamingHttpResponse(
+        _csv_rows(header, usage.usage_template_rows(agreement=agreement)), content_type="text/csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="usage-agreement-{agreement.pk}.csv"'
+    return response
+
+
+def _visible_report(request: HttpRequest, pk: int) -> UsageReport:
+    report = usage.usage_report_list(principal=principal_for_request(request)).filter(pk=pk).first()
+    if report is None:
+        raise Http404
+    return report
+
+
+def _csv_rows(header: tuple[str, ...], rows: Iterator[tuple[Any, ...]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if count % 10_000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+urlpatterns = [
+    path("usage/", usage_home, name="usage-home"),
+    path("usage/agreements/<int:pk>/", agreement_usage, name="usage-agreement"),
+    path("usage/reports/<int:pk>/", usage_report_detail, name="usage-report"),
+    path("usage/reports/<int:pk>/lines.csv", usage_report_lines_csv, name="usage-report-lines"),
+    path("usage/agreements/<int:pk>/template.csv", usage_template_csv, name="usage-template"),
+]

@@ -1,0 +1,228 @@
+"""Connected accounts and account links (onboarding is finished on the hosted page)."""
+
+import secrets
+from typing import Any
+
+from stripe_emulator import params as P
+from stripe_emulator.errors import invalid, no_such
+from stripe_emulator.resources.events import emit
+from stripe_emulator.state import Ctx, Route, State, new_id, now, page, public
+
+DEFAULT_CURRENCY = {
+    "US": "usd",
+    "GB": "gbp",
+    "CA": "cad",
+    "AU": "aud",
+    "NZ": "nzd",
+    "CH": "chf",
+    "SE": "sek",
+    "NO": "nok",
+    "DK": "dkk",
+    "PL": "pln",
+    "JP": "jpy",
+    "SG": "sgd",
+    "HK": "hkd",
+    "MX": "mxn",
+    "BR": "brl",
+}
+CURRENTLY_DUE = ["external_account", "individual.verification.document", "tos_acceptance.date"]
+LINK_TTL = 300  # account links expire after five minutes, as on Stripe
+EXPRESS_CONTROLLER = {
+    "fees": {"payer": "application"},
+    "is_controller": True,
+    "losses": {"payments": "application"},
+    "requirement_collection": "stripe",
+    "stripe_dashboard": {"type": "express"},
+    "type": "application",
+}
+
+
+def _requirements(due: list[str]) -> dict[str, Any]:
+    return {
+        "alternatives": [],
+        "current_deadline": None,
+        "currently_due": list(due),
+        "disabled_reason": "requirements.past_due" if due else None,
+        "errors": [],
+        "eventually_due": list(due),
+        "past_due": list(due),
+        "pending_verification": [],
+    }
+
+
+def create_account(st: State, ctx: Ctx) -> dict[str, Any]:
+    p = ctx.params
+    P.check_known(
+        p,
+        {
+            "type",
+            "controller",
+            "country",
+            "email",
+            "metadata",
+            "capabilities",
+            "business_type",
+            "business_profile",
+            "default_currency",
+        },
+    )
+    if ctx.account:
+        raise invalid("Connected accounts cannot create other accounts.", "type")
+    kind = P.string(p, "type", choices=("express", "standard", "custom"))
+    controller = P.mapping(p, "controller")
+    if kind and controller:
+        raise invalid("You cannot specify both `type` and `controller`.", "controller")
+    if not kind and not controller:
+        kind = "standard"  # what Stripe assumes when neither is given
+    country = P.string(p, "country") or "US"
+    if len(country) != 2 or not country.isupper():
+        raise invalid(f"Invalid country: {country}", "country")
+    capabilities = {}
+    for name, spec in P.mapping(p, "capabilities").items():
+        if (
+            not isinstance(spec, dict)
+            or P.boolean(spec, "requested", f"capabilities[{name}][requested]") is None
+        ):
+            raise invalid(f"Invalid capabilities[{name}]", f"capabilities[{name}][requested]")
+        if spec["requested"] == "true":
+            capabilities[name] = "inactive"
+    if kind in ("express", "custom") and not capabilities:
+        raise invalid(
+            "You must request the `transfers` capability (or `card_payments`) for "
+            f"{kind} accounts.",
+            "capabilities",
+        )
+    currency = P.string(p, "default_currency") or DEFAULT_CURRENCY.get(country, "eur")
+    account: dict[str, Any] = {
+        "id": new_id("acct"),
+        "object": "account",
+        "business_profile": P.mapping(p, "business_profile") or {"name": None, "url": None},
+        "business_type": P.string(p, "business_type"),
+        "capabilities": capabilities,
+        "charges_enabled": False,
+        "controller": EXPRESS_CONTROLLER
+        if kind == "express"
+        else {"type": "application", "is_controller": True, **controller},
+        "country": country,
+        "created": now(),
+        "default_currency": currency,
+        "details_submitted": False,
+        "email": P.string(p, "email"),
+        "external_accounts": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "total_count": 0,
+            "url": "",
+        },
+        "future_requirements": _requirements([]),
+        "metadata": P.metadata(p),
+        "payouts_enabled": False,
+        "requirements": _requirements(CURRENTLY_DUE),
+        "settings": {"payouts": {"schedule": {"interval": "manual"}}},
+        "tos_acceptance": {"date": None},
+        "type": kind or "none",
+    }
+    account["external_accounts"]["url"] = f"/v1/accounts/{account['id']}/external_accounts"
+    st.put(account, None)
+    return public(account)
+
+
+def _own_account(st: State, ctx: Ctx, account: str) -> dict[str, Any]:
+    if ctx.account and ctx.account != account:  # a connected account only sees itself
+        raise no_such("account", account, "id", 404)
+    return st.get(account, "account", None)
+
+
+def get_account(st: State, ctx: Ctx, account: str) -> dict[str, Any]:
+    return public(_own_account(st, ctx, account))
+
+
+def update_account(st: State, ctx: Ctx, account: str) -> dict[str, Any]:
+    p = ctx.params
+    P.check_known(p, {"metadata", "email", "business_profile"})
+    obj = _own_account(st, ctx, account)
+    previous = {"metadata": obj["metadata"]}
+    obj["metadata"] = P.metadata(p, obj["metadata"])
+    if "email" in p:
+        obj["email"] = P.string(p, "email")
+    if "business_profile" in p:
+        obj["business_profile"] = {**obj["business_profile"], **P.mapping(p, "business_profile")}
+    emit(st, ctx, "account.updated", obj, obj["id"], previous)
+    return public(obj)
+
+
+def list_accounts(st: State, ctx: Ctx) -> dict[str, Any]:
+    return page(st, st.find("account", None), ctx.params, "/v1/accounts")
+
+
+def create_link(st: State, ctx: Ctx) -> dict[str, Any]:
+    p = ctx.params
+    P.check_known(
+        p, {"account", "refresh_url", "return_url", "type", "collect", "collection_options"}
+    )
+    st.get(P.string(p, "account", required=True), "account", None, param="account", status=400)
+    kind = P.string(p, "type", required=True, choices=("account_onboarding", "account_update"))
+    refresh_url = P.url(p, "refresh_url", required=True)
+    return_url = P.url(p, "return_url", required=True)
+    token = secrets.token_urlsafe(18)
+    created = now()
+    st.links[token] = {
+        "account": p["account"],
+        "refresh_url": refresh_url,
+        "return_url": return_url,
+        "type": kind,
+        "expires_at": created + LINK_TTL,
+        "state": "new",
+    }
+    return {
+        "object": "account_link",
+        "created": created,
+        "expires_at": created + LINK_TTL,
+        "url": f"{ctx.base_url}/_emulator/onboarding/{token}",
+    }
+
+
+def complete_onboarding(st: State, ctx: Ctx | None, account: dict[str, Any]) -> None:
+    """What finishing Stripe's hosted onboarding does to an Express account."""
+    fields = (
+        "details_submitted",
+        "charges_enabled",
+        "payouts_enabled",
+        "capabilities",
+        "requirements",
+    )
+    previous = {k: public(account)[k] for k in fields}
+    account.update(
+        details_submitted=True,
+        charges_enabled=True,
+        payouts_enabled=True,
+        requirements=_requirements([]),
+    )
+    account["capabilities"] = {k: "active" for k in account["capabilities"]} or {
+        "transfers": "active"
+    }
+    account["tos_acceptance"] = {"date": now()}
+    bank = {
+        "id": new_id("ba"),
+        "object": "bank_account",
+        "account": account["id"],
+        "bank_name": "STRIPE TEST BANK",
+        "country": account["country"],
+        "currency": account["default_currency"],
+        "default_for_currency": True,
+        "last4": "6789",
+        "routing_number": "110000000",
+        "status": "new",
+    }
+    account["external_accounts"].update(data=[bank], total_count=1)
+    emit(st, ctx, "account.updated", account, account["id"], previous)
+
+
+ROUTES: list[Route] = [
+    ("POST", "/v1/accounts", create_account),
+    ("GET", "/v1/accounts", list_accounts),
+    ("GET", "/v1/accounts/{account}", get_account),
+    ("POST", "/v1/accounts/{account}", update_account),
+    ("POST", "/v1/account_links", create_link),
+]

@@ -1,0 +1,45 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+PROBLEM = "application/problem+json"
+
+
+def test_unknown_api_path_is_a_problem_document(creator):
+    response = creator.api().get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == 404
+    assert body["title"] == "Not found"
+    assert {"type", "detail"} <= body.keys()
+
+
+def test_wrong_method_is_405_problem(creator):
+    response = creator.api().delete("/api/v1/organisations/")
+    assert response.status_code == 405
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_validation_errors_name_the_fields(creator):
+    response = creator.session().post("/api/v1/api-keys/", {"organisation": "abc"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROBLEM
+    errors = response.json()["errors"]
+    assert "organisation" in errors
+    assert "name" in errors
+
+
+def test_unauthenticated_is_problem(client):
+    response = client.get("/api/v1/organisations/")
+    assert response.status_code in (401, 403)
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_an_unexpected_error_on_an_api_path_is_a_problem_not_a_trace(rf):
+    from frontend.views.errors import server_error
+
+    response = server_error(rf.get("/api/v1/organisations/"))
+    assert response.status_code == 500
+    assert response["Content-Type"] == PROBLEM
+    assert b"Traceback" not in response.content

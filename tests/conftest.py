@@ -1,0 +1,191 @@
+"""Fixtures everyone shares: organisations with API clients, and the real services."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Organisation, User
+from tests.factories import MembershipFactory, OrganisationFactory, api_key_for
+
+
+def _import_app_factories() -> None:
+    """Every tests/<app>/factories.py registers its models in FACTORY_FOR_MODEL."""
+    import importlib
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.glob("*/factories.py")):
+        importlib.import_module(f"tests.{path.parent.name}.factories")
+
+
+_import_app_factories()
+
+
+@dataclass
+class Tenant:
+    organisation: Organisation
+    owner: User
+    api_key: str
+
+    def api(self) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.api_key}")
+        return client
+
+    def session(self) -> APIClient:
+        client = APIClient()
+        client.force_login(self.owner)
+        return client
+
+
+def make_tenant(kind: str = Organisation.Kind.CREATOR, name: str | None = None) -> Tenant:
+    kwargs = {"kind": kind}
+    if name:
+        kwargs["name"] = name
+    organisation = OrganisationFactory(**kwargs)
+    membership = MembershipFactory(organisation=organisation)
+    return Tenant(
+        organisation=organisation, owner=membership.user, api_key=api_key_for(organisation)
+    )
+
+
+@pytest.fixture
+def tenant_factory():
+    return make_tenant
+
+
+@pytest.fixture
+def creator(db) -> Tenant:
+    return make_tenant(Organisation.Kind.CREATOR, "Harbour Press")
+
+
+@pytest.fixture
+def developer(db) -> Tenant:
+    return make_tenant(Organisation.Kind.AI_DEVELOPER, "Northwind AI")
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    """Each test gets its own cache namespace in the real Redis (throttles, rate limits), and a
+    fast password hasher (the real one is tested by Django itself)."""
+    import uuid
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}",
+        }
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _celery_queue_of_the_test_session():
+    """Tasks queued by tests without a worker go to a queue of this session's own, deleted at
+    the end, so they never linger in Redis for a demo's worker to run against its database."""
+    import uuid
+
+    from config.celery import app
+
+    queue = f"test-session-{uuid.uuid4().hex[:8]}"
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    app.amqp.queues.select_add(queue)
+    yield queue
+    app.conf.task_default_queue = previous
+    import redis
+    from django.conf import settings
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+
+
+@pytest.fixture
+def celery_worker_real(transactional_db):
+    """A real Celery worker (in-process thread) consuming from the real Redis, on a queue of its
+    own so a running demo's worker never takes the tests' tasks. Tests using it see committed
+    data only, hence transactional_db."""
+    import uuid
+
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    app.amqp.queues.select_add(queue)
+    try:
+        with start_worker(
+            app,
+            pool="threads",
+            concurrency=2,
+            perform_ping_check=False,
+            queues=[queue],
+            shutdown_timeout=30,
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.task_default_queue = previous
+
+
+# --- Stripe ------------------------------------------------------------------------------------
+# Tests reach Stripe's API over real HTTP through the real SDK, served by the in-process
+# emulator. `make test-stripe` instead runs the gateway contract suite against Stripe's test
+# mode: STRIPE_API_BASE set to empty and a real sk_test_ key in STRIPE_SECRET_KEY.
+STRIPE_ITSELF = os.environ.get("STRIPE_API_BASE") == ""
+# Nothing listens here: a test that reaches Stripe without asking for the emulator fails fast
+# instead of touching a developer's running demo (or Stripe).
+STRIPE_NOWHERE = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
+def _stripe_test_settings(settings):
+    settings.STRIPE_RETRY_BASE_DELAY = 0.01
+    settings.STRIPE_RETRY_MAX_DELAY = 0.05
+    if not STRIPE_ITSELF:
+        settings.STRIPE_API_BASE = STRIPE_NOWHERE
+        settings.STRIPE_RATE_LIMIT_PER_SECOND = 1000
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator():
+    """The Stripe emulator on a free port, for the whole session (see `emulated_stripe`)."""
+    from stripe_emulator.server import EmulatorServer
+
+    server = EmulatorServer("127.0.0.1", port=0).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class EmulatedStripe:
+    url: str
+    control: Any  # stripe_emulator.control.EmulatorControl
+
+    def deliver_webhooks_to(self, base_url: str) -> None:
+        """Have the emulator POST every event (platform and Connect) to our webhook endpoint
+        at `base_url` (e.g. live_server.url), signed with settings.STRIPE_WEBHOOK_SECRET."""
+        from django.conf import settings
+
+        self.control.add_webhook_endpoint(
+            base_url.rstrip("/") + "/stripe/webhooks/",
+            secret=settings.STRIPE_WEBHOOK_SECRET,
+            connect=None,
+        )
+
+
+@pytest.fixture
+def emulated_stripe(stripe_emulator, settings) -> EmulatedStripe:
+    """A wiped emulator that settings.STRIPE_API_BASE points at, for this test."""
+    from stripe_emulator.control import EmulatorControl
+
+    control = EmulatorControl(stripe_emulator.url)
+    control.reset()
+    settings.STRIPE_API_BASE = stripe_emulator.url
+    settings.STRIPE_SECRET_KEY = "sk_test_emulator"
+    return EmulatedStripe(url=stripe_emulator.url, control=control)
