@@ -275,37 +275,20 @@ def collection_record_payment(*, collection_id: int, charge_id: str) -> Collecti
             )
         shares = collection_holder_shares(collection=collection)
         currency = collection.currency
-        gross, fee = payment.amount_minor, payment.fee_minor
-        legs = [
-            LegSpec(_account(AccountCode.PLATFORM_CASH, currency), gross - fee),
-            LegSpec(_account(AccountCode.STRIPE_FEES, currency), fee),
-            LegSpec(
-                _account(AccountCode.LICENSEE_RECEIVABLE, currency, collection.licensee), -gross
-            ),
-        ]
-        fee_parts = _holder_fee_parts(collection, shares, fee)
-        holders = Organisation.objects.in_bulk(list(shares))
-        for holder_id, share in sorted(shares.items()):
-            holder = holders[holder_id]
-            part = fee_parts.get(holder_id, 0)
-            legs.append(LegSpec(_account(AccountCode.HOLDER_PENDING, currency, holder), share))
-            legs.append(
-                LegSpec(_account(AccountCode.HOLDER_PAYABLE, currency, holder), -(share - part))
-            )
-        if sum(fee_parts.values()):
-            legs.append(
-                LegSpec(
-                    _account(AccountCode.PLATFORM_COMMISSION, currency),
-                    -sum(fee_parts.values()),
-                    memo="holders' share of the Stripe fee (STRIPE_FEES_PASSED_TO_CREATORS)",
-                )
-            )
+        fee = payment.fee_minor
+        legs = payment_received_legs(
+            licensee=collection.licensee,
+            currency=currency,
+            gross_minor=payment.amount_minor,
+            fee_minor=fee,
+            shares=shares,
+        )
         today = timezone.now().date()
         entry = journal_post(
             kind=EntryKind.COLLECTION,
             currency=currency,
             effective_date=today,
-            legs=[leg for leg in legs if leg.amount_minor],
+            legs=legs,
             memo=f"Collection {collection.pk} from {collection.licensee.name}",
             reference=f"collection:{collection.pk}",
             idempotency_key=f"stripe:{charge_id}",
@@ -329,14 +312,53 @@ def collection_record_payment(*, collection_id: int, charge_id: str) -> Collecti
     return collection
 
 
-def _holder_fee_parts(collection: Collection, shares: dict[int, int], fee: int) -> dict[int, int]:
-    """Each holder's part of the collection's Stripe fee when the platform passes fees on
-    (``STRIPE_FEES_PASSED_TO_CREATORS``), apportioned like clawbacks: commission and holder
-    shares in proportion. Empty when the fee is the platform's expense (the default)."""
+def payment_received_legs(
+    *,
+    licensee: Organisation,
+    currency: str,
+    gross_minor: int,
+    fee_minor: int,
+    shares: dict[int, int],
+) -> list[LegSpec]:
+    """The legs of a licensee's payment that Stripe confirmed (a run's collection or an
+    upfront fee): cash at Stripe less its fee, the fee as the platform's expense, the
+    receivable cleared, and each holder's share (minor units, > 0) moved from pending to
+    payable. With ``STRIPE_FEES_PASSED_TO_CREATORS`` each holder's part of the fee stays off
+    its payable balance and is credited to the platform's commission (``stripe_fees`` still
+    holds the whole fee, as Stripe charged it, so reconciliation is unchanged)."""
+    legs = [
+        LegSpec(_account(AccountCode.PLATFORM_CASH, currency), gross_minor - fee_minor),
+        LegSpec(_account(AccountCode.STRIPE_FEES, currency), fee_minor),
+        LegSpec(_account(AccountCode.LICENSEE_RECEIVABLE, currency, licensee), -gross_minor),
+    ]
+    fee_parts = _holder_fee_parts(gross_minor, shares, fee_minor)
+    holders = Organisation.objects.in_bulk(list(shares))
+    for holder_id, share in sorted(shares.items()):
+        holder = holders[holder_id]
+        part = fee_parts.get(holder_id, 0)
+        legs.append(LegSpec(_account(AccountCode.HOLDER_PENDING, currency, holder), share))
+        legs.append(
+            LegSpec(_account(AccountCode.HOLDER_PAYABLE, currency, holder), -(share - part))
+        )
+    if sum(fee_parts.values()):
+        legs.append(
+            LegSpec(
+                _account(AccountCode.PLATFORM_COMMISSION, currency),
+                -sum(fee_parts.values()),
+                memo="holders' share of the Stripe fee (STRIPE_FEES_PASSED_TO_CREATORS)",
+            )
+        )
+    return [leg for leg in legs if leg.amount_minor]
+
+
+def _holder_fee_parts(gross: int, shares: dict[int, int], fee: int) -> dict[int, int]:
+    """Each holder's part of a payment's Stripe fee when the platform passes fees on
+    (``STRIPE_FEES_PASSED_TO_CREATORS``), apportioned like clawbacks: commission (what the
+    payment holds beyond the holders' shares) and holder shares in proportion. Empty when the
+    fee is the platform's expense (the default)."""
     if not getattr(settings, "STRIPE_FEES_PASSED_TO_CREATORS", False) or fee <= 0:
         return {}
-    commission = collection.amount_due_minor - sum(shares.values())
-    weights: dict[object, int] = {"commission": max(commission, 0)}
+    weights: dict[object, int] = {"commission": max(gross - sum(shares.values()), 0)}
     weights.update({holder_id: share for holder_id, share in shares.items() if share > 0})
     parts = _apportion(fee, weights)
     return {

@@ -24,14 +24,13 @@ from __future__ import annotations
 import datetime as dt
 
 import structlog
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from accounts.models import Organisation
 from accounts.stripe_payments import stripe_payment_sync
 from marketplace.models import Agreement, CheckoutAttempt
 from marketplace.selectors import agreement_fee_payment
+from royalties.collections import payment_received_legs
 from royalties.ledger import LegSpec, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry, JournalLeg
 from royalties.models.settlement import AgreementPosition, StatementLine
@@ -226,42 +225,22 @@ def upfront_fee_collect(*, agreement_id: int, charge_id: str) -> JournalEntry | 
                 f"Charge {charge_id} is {payment.amount_minor} {payment.currency}; agreement "
                 f"{agreement_id}'s fee is {position.fee_minor} {position.currency}."
             )
-        currency, gross, fee = position.currency, payment.amount_minor, payment.fee_minor
         shares = _holder_shares(position.fee_entry_id or 0)
-        fee_parts = _holder_fee_parts(gross, shares, fee)
-        licensee = position.agreement.licensee
-        legs = [
-            LegSpec(_account(AccountCode.PLATFORM_CASH, currency), gross - fee),
-            LegSpec(_account(AccountCode.STRIPE_FEES, currency), fee),
-            LegSpec(_account(AccountCode.LICENSEE_RECEIVABLE, currency, licensee), -gross),
-        ]
-        holders = Organisation.objects.in_bulk(list(shares))
-        for holder_id, share in sorted(shares.items()):
-            part = fee_parts.get(holder_id, 0)
-            legs.append(
-                LegSpec(_account(AccountCode.HOLDER_PENDING, currency, holders[holder_id]), share)
-            )
-            legs.append(
-                LegSpec(
-                    _account(AccountCode.HOLDER_PAYABLE, currency, holders[holder_id]),
-                    -(share - part),
-                )
-            )
-        if sum(fee_parts.values()):
-            legs.append(
-                LegSpec(
-                    _account(AccountCode.PLATFORM_COMMISSION, currency),
-                    -sum(fee_parts.values()),
-                    "holders' share of the Stripe fee (STRIPE_FEES_PASSED_TO_CREATORS)",
-                )
-            )
+        legs = payment_received_legs(
+            licensee=position.agreement.licensee,
+            currency=position.currency,
+            gross_minor=payment.amount_minor,
+            fee_minor=payment.fee_minor,
+            shares=shares,
+        )
         today = payment.stripe_created.date() if payment.stripe_created else None
         entry = journal_post(
             kind=EntryKind.COLLECTION,
-            currency=currency,
+            currency=position.currency,
             effective_date=today or position.fee_paid_on or dt.date.today(),
-            legs=[leg for leg in legs if leg.amount_minor],
-            memo=f"Upfront fee of agreement {agreement_id} paid by {licensee.name}",
+            legs=legs,
+            memo=f"Upfront fee of agreement {agreement_id} paid by "
+            f"{position.agreement.licensee.name}",
             reference=f"agreement:{agreement_id}",
             idempotency_key=_collection_key(charge_id),
             stripe_object_id=charge_id,
@@ -278,10 +257,6 @@ def upfront_fee_collect(*, agreement_id: int, charge_id: str) -> JournalEntry | 
 FEE_LINE_KINDS = (LineKind.UPFRONT_FEE, LineKind.ADVANCE)
 
 
-def _account(code: str, currency: str, organisation: Organisation | None = None):  # type: ignore[no-untyped-def]
-    return ledger_account_for(code=code, currency=currency, organisation=organisation)
-
-
 def _holder_shares(fee_entry_id: int) -> dict[int, int]:
     """Each holder's part of the fee (minor units, > 0): the fee entry's holder_pending legs."""
     rows = (
@@ -290,23 +265,6 @@ def _holder_shares(fee_entry_id: int) -> dict[int, int]:
         .annotate(total=Sum("amount_minor"))
     )
     return {row["account__organisation_id"]: -int(row["total"]) for row in rows if row["total"]}
-
-
-def _holder_fee_parts(gross: int, shares: dict[int, int], fee: int) -> dict[int, int]:
-    """With ``STRIPE_FEES_PASSED_TO_CREATORS``, each holder's part of Stripe's fee, apportioned
-    over the commission and the holders' shares as for usage collections; else nothing."""
-    if not getattr(settings, "STRIPE_FEES_PASSED_TO_CREATORS", False) or fee <= 0:
-        return {}
-    from royalties.collections import _apportion  # the one apportioning rule for fees
-
-    weights: dict[object, int] = {"commission": max(gross - sum(shares.values()), 0)}
-    weights.update({holder_id: share for holder_id, share in shares.items() if share > 0})
-    parts = _apportion(fee, weights)
-    return {
-        holder_id: min(int(parts[holder_id]), share)
-        for holder_id, share in shares.items()
-        if share > 0 and parts.get(holder_id)
-    }
 
 
 def _queue_payouts(holder_ids: list[int]) -> None:

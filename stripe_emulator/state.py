@@ -89,6 +89,15 @@ class State:
 
     def reset(self) -> None:
         self.objects: dict[str, dict[str, Any]] = {}
+        # (type, owner) -> {id: object}, so `find` reads one type's objects, not every object
+        # (lists and balances stay fast however many transfers a benchmark creates).
+        self.by_kind: dict[tuple[str, str | None], dict[str, dict[str, Any]]] = {}
+        # Balance bookkeeping kept as transactions are added, so that a balance check (every
+        # transfer makes one) and the settling of pending funds (every request) do not read
+        # every transaction: net totals per (owner, currency), and the pending ones by id.
+        self.net_totals: dict[tuple[str | None, str], int] = {}
+        self.txn_counts: dict[tuple[str | None, str], int] = {}
+        self.pending_txns: dict[str, dict[str, Any]] = {}
         self.seq = 0
         self.links: dict[str, dict[str, Any]] = {}  # account link token -> link
         self.idempotency: dict[str, dict[str, Any]] = {}
@@ -117,6 +126,9 @@ class State:
         for name in self._SAVED:
             setattr(self, name, data[name])
         self.config = DEFAULT_CONFIG | self.config
+        self.by_kind, self.net_totals, self.txn_counts, self.pending_txns = {}, {}, {}, {}
+        for obj in self.objects.values():
+            self._index(obj)
 
     # -- objects -------------------------------------------------------------------------
     def put(self, obj: dict[str, Any], owner: str | None) -> dict[str, Any]:
@@ -124,7 +136,22 @@ class State:
         obj["_account"] = owner
         obj["_seq"] = self.seq
         self.objects[obj["id"]] = obj
+        self._index(obj)
         return obj
+
+    def _index(self, obj: dict[str, Any]) -> None:
+        owner = obj["_account"]
+        self.by_kind.setdefault((obj["object"], owner), {})[obj["id"]] = obj
+        if obj["object"] == "balance_transaction":
+            key = (owner, obj["currency"])
+            self.net_totals[key] = self.net_totals.get(key, 0) + obj["net"]
+            self.txn_counts[key] = self.txn_counts.get(key, 0) + 1
+            if obj["status"] == "pending":
+                self.pending_txns[obj["id"]] = obj
+
+    def remove(self, object_id: str) -> None:
+        obj = self.objects.pop(object_id)
+        self.by_kind.get((obj["object"], obj["_account"]), {}).pop(object_id, None)
 
     def get(
         self,
@@ -149,10 +176,8 @@ class State:
         wanted = {k: v for k, v in equals.items() if v is not None}
         found = [
             o
-            for o in self.objects.values()
-            if o["object"] == kind
-            and o["_account"] == owner
-            and all(o.get(k) == v for k, v in wanted.items())
+            for o in self.by_kind.get((kind, owner), {}).values()
+            if all(o.get(k) == v for k, v in wanted.items())
         ]
         return sorted(found, key=lambda o: -o["_seq"])
 

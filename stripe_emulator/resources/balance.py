@@ -84,34 +84,38 @@ def add_txn(
 def settle_due(st: State) -> None:
     """Flip pending transactions whose ``available_on`` has passed to available."""
     t = now()
-    for txn in st.objects.values():
-        if (
-            txn["object"] == "balance_transaction"
-            and txn["status"] == "pending"
-            and txn["available_on"] <= t
-        ):
+    for txn in list(st.pending_txns.values()):
+        if txn["available_on"] <= t:
             txn["status"] = "available"
+            del st.pending_txns[txn["id"]]
 
 
 def make_all_available(st: State, owner: str | None = None, everyone: bool = True) -> int:
     """Control API: make pending funds available now (for one account or all)."""
     count, t = 0, now()
-    for txn in st.objects.values():
-        if (
-            txn["object"] == "balance_transaction"
-            and txn["status"] == "pending"
-            and (everyone or txn["_account"] == owner)
-        ):
+    for txn in list(st.pending_txns.values()):
+        if everyone or txn["_account"] == owner:
             txn["status"], txn["available_on"] = "available", min(txn["available_on"], t)
+            del st.pending_txns[txn["id"]]
             count += 1
     return count
 
 
 def amounts(st: State, owner: str | None, status: str) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for txn in st.find("balance_transaction", owner, status=status):
-        totals[txn["currency"]] = totals.get(txn["currency"], 0) + txn["net"]
-    return totals
+    """Net totals per currency of ``owner``'s pending or available funds."""
+    pending: dict[str, int] = {}
+    pending_count: dict[str, int] = {}
+    for txn in st.pending_txns.values():
+        if txn["_account"] == owner:
+            pending[txn["currency"]] = pending.get(txn["currency"], 0) + txn["net"]
+            pending_count[txn["currency"]] = pending_count.get(txn["currency"], 0) + 1
+    if status == "pending":
+        return pending
+    return {
+        currency: total - pending.get(currency, 0)
+        for (account, currency), total in st.net_totals.items()
+        if account == owner and st.txn_counts[account, currency] > pending_count.get(currency, 0)
+    }
 
 
 def available(st: State, owner: str | None, currency: str) -> int:

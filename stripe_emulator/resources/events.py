@@ -133,7 +133,7 @@ def get_endpoint(st: State, ctx: Ctx, endpoint: str) -> dict[str, Any]:
 
 def delete_endpoint(st: State, ctx: Ctx, endpoint: str) -> dict[str, Any]:
     st.get(endpoint, "webhook_endpoint", None, label="webhook endpoint")
-    del st.objects[endpoint]
+    st.remove(endpoint)
     return {"id": endpoint, "object": "webhook_endpoint", "deleted": True}
 
 

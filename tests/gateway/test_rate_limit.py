@@ -54,6 +54,30 @@ def test_the_bucket_is_shared_by_concurrent_workers_and_no_second_exceeds_the_ra
         assert max(per_second.values()) <= 20, per_second
 
 
+def test_waiting_is_first_come_first_served_so_no_worker_starves(settings):
+    # 8 workers share 40 calls/s: each call waits behind at most the 7 others' (0.2 s), so
+    # none comes near the allowed wait, however unlucky its timing.
+    settings.STRIPE_RATE_LIMIT_PER_SECOND = 40
+    settings.STRIPE_RATE_LIMIT_MAX_WAIT = 0.5
+    waits: list[float] = []
+    errors: list[Exception] = []
+
+    def worker():
+        for _ in range(10):
+            try:
+                waits.append(stripe_rate_limit_take())
+            except RateLimitWaitExceeded as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(waits) == 80 and max(waits) < 0.35
+
+
 def test_waiting_longer_than_allowed_fails_and_the_gateway_says_try_later(
     settings, emulated_stripe
 ):

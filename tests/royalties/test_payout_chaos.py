@@ -60,6 +60,7 @@ class Worker:
             "ROYALTIES_PAYOUT_RETRY_BASE_SECONDS": "0.2",
             "ROYALTIES_PAYOUT_MAX_ATTEMPTS": "30",
             "CELERY_BROKER_VISIBILITY_TIMEOUT": "8",
+            "CELERY_TASK_DEFAULT_QUEUE": queue,  # what a worker queues stays on the test's queue
         }
         self.ready = threading.Event()
         self.process = subprocess.Popen(
@@ -156,14 +157,16 @@ def test_payouts_survive_killed_workers_faults_and_duplicate_webhooks(
 
     assert kills >= 1
     assert Collection.objects.get(run=billed.run).status == Collection.Status.PAID
-    payouts = list(Payout.objects.filter(run=billed.run))
-    assert len(payouts) == HOLDERS
+    # Most payouts belong to the run; a holder whose account.updated (delivered twice, late)
+    # arrived just after the collection may instead be paid by a run-less payout of its whole
+    # payable balance. Either way: one payout per holder, never two.
+    payouts = list(Payout.objects.filter(holder__in=holders))
+    assert sorted(p.holder_id for p in payouts) == sorted(h.pk for h in holders)
+    assert all(p.run_id in (billed.run.pk, None) for p in payouts)
     assert all(p.status == "paid" or (p.status == "failed" and p.failure_reason) for p in payouts)
     paid = [p for p in payouts if p.status == "paid"]
 
-    transfers = list(
-        stripe_gateway.transfers_list(transfer_group=f"settlement_run:{billed.run.pk}")
-    )
+    transfers = list(stripe_gateway.transfers_list())
     per_destination = Counter(t.destination for t in transfers)
     assert max(per_destination.values()) == 1, "a holder got two transfers"
     assert {t.id for t in transfers} == {p.transfer_id for p in paid}

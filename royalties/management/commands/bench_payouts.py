@@ -7,8 +7,9 @@ Starts its own emulator and ``--workers`` Celery worker processes (threads pool,
 ``--concurrency`` threads) on a private queue, each in its own process so that none of them
 competes with another for one interpreter lock; seeds holders with onboarded connected
 accounts and funds the platform's balance; then, in rounds (one open payout per holder at a
-time), credits every holder a payable balance and schedules its payout. Writes to the
-configured database: run it against a scratch database."""
+time), credits every holder a payable balance and schedules its payout. Runs in a database of
+its own (``trainright_bench_payouts``, recreated each time), since ledger rows cannot be
+deleted."""
 
 from __future__ import annotations
 
@@ -31,11 +32,13 @@ from accounts import stripe_gateway
 from accounts.models import Organisation, StripeConnectedAccount
 from accounts.stripe_connect import connected_account_ensure
 from royalties.ledger import LegSpec, journal_post, ledger_account_for
+from royalties.management.bench_database import bench_relaunch_in_own_database
 from royalties.models.ledger import AccountCode, EntryKind
 from royalties.models.payouts import Payout
 from royalties.tasks import payouts_schedule_payable_task
 
 AMOUNT_MINOR = 100
+BENCH_DATABASE = "trainright_bench_payouts"
 SCHEDULE_CHUNK = 50  # holders per scheduling task
 
 
@@ -48,8 +51,21 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=int, default=settings.STRIPE_RATE_LIMIT_PER_SECOND)
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument(
+            "--inside", action="store_true", help="(internal) run inside the bench database"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not options["inside"]:
+            bench_relaunch_in_own_database(
+                command="bench_payouts",
+                database_name=BENCH_DATABASE,
+                flags=[
+                    f"--{name}={options[name]}"
+                    for name in ("payouts", "holders", "rate", "workers", "concurrency")
+                ],
+            )
+            return
         from config.celery import app
         from stripe_emulator.control import EmulatorControl
 
@@ -76,6 +92,7 @@ class Command(BaseCommand):
             "STRIPE_SECRET_KEY": "sk_test_emulator",
             "STRIPE_RATE_LIMIT_PER_SECOND": str(options["rate"]),
             "CACHE_KEY_PREFIX": prefix,
+            "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the workers queue goes to them too
             "DATABASE_URL": _database_url(),
         }
         workers = [

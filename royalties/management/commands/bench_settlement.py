@@ -25,11 +25,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
+
+from royalties.management.bench_database import bench_relaunch_in_own_database
 
 BENCH_DATABASE = "trainright_bench_settlement"
 PERIOD = dt.date(2026, 10, 1)
@@ -58,25 +59,13 @@ class Command(BaseCommand):
         _settle(self.stdout, workers=options["workers"])
 
     def _relaunch_in_bench_database(self, options: dict[str, Any]) -> None:
-        database = settings.DATABASES["default"]
-        server = (
-            f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
-            f"{database['PORT'] or 5432}"
-        )
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-            admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-        environment = {**os.environ, "DATABASE_URL": f"{server}/{BENCH_DATABASE}"}
-        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        subprocess.run(  # noqa: S603 (our own interpreter and manage.py)
-            [*manage, "migrate", "--noinput", "-v0"], env=environment, check=True
-        )
-        flags = [
-            f"--{name}={options[name]}"
-            for name in ("holders", "works", "agreements", "lines", "workers")
-        ]
-        subprocess.run(  # noqa: S603 (our own interpreter and manage.py)
-            [*manage, "bench_settlement", "--inside", *flags], env=environment, check=True
+        bench_relaunch_in_own_database(
+            command="bench_settlement",
+            database_name=BENCH_DATABASE,
+            flags=[
+                f"--{name}={options[name]}"
+                for name in ("holders", "works", "agreements", "lines", "workers")
+            ],
         )
 
 
