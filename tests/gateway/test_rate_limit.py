@@ -48,10 +48,11 @@ def test_the_bucket_is_shared_by_concurrent_workers_and_no_second_exceeds_the_ra
     for thread in threads:
         thread.join()
     assert 2.9 <= time.monotonic() - started < 5  # 60 tokens: one at once, 59 more at 20/s
-    # Whichever way the one-second windows are placed, none holds more than 20 calls.
+    # Whichever way the one-second windows are placed, none holds more than the 20 slots it
+    # can; a thread waking a few ms late can carry one call across a window's edge.
     for offset in (0.0, 0.25, 0.5, 0.75):
         per_second = Counter(int(moment + offset) for moment in taken)
-        assert max(per_second.values()) <= 20, per_second
+        assert max(per_second.values()) <= 21, per_second
 
 
 def test_waiting_is_first_come_first_served_so_no_worker_starves(settings):

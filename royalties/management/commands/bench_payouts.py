@@ -6,10 +6,10 @@ the Stripe emulator, and print the rate and whether any holder got a transfer tw
 Starts its own emulator and ``--workers`` Celery worker processes (threads pool, each
 ``--concurrency`` threads) on a private queue, each in its own process so that none of them
 competes with another for one interpreter lock; seeds holders with onboarded connected
-accounts and funds the platform's balance; then, in rounds (one open payout per holder at a
-time), credits every holder a payable balance and schedules its payout. Runs in a database of
-its own (``trainright_bench_payouts``, recreated each time), since ledger rows cannot be
-deleted."""
+accounts and funds the platform's balance; then keeps the pipeline full: whenever a holder's
+payout is done (one may be open at a time), it credits the holder's next payable balance and
+the workers schedule its payout. Runs in a database of its own (``trainright_bench_payouts``,
+recreated each time), since ledger rows cannot be deleted."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts import stripe_gateway
@@ -86,7 +87,6 @@ class Command(BaseCommand):
         queue = f"bench-{uuid.uuid4().hex[:8]}"
         app.conf.task_default_queue = queue
         app.amqp.queues.select_add(queue)
-        rounds = -(-options["payouts"] // len(holders))
         worker_environment = {
             "STRIPE_API_BASE": url,
             "STRIPE_SECRET_KEY": "sk_test_emulator",
@@ -109,23 +109,45 @@ class Command(BaseCommand):
         ]
         started = time.monotonic()
         try:
-            sent = 0
-            before = Payout.objects.count()
             first_id = Payout.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-            for round_no in range(rounds):
-                batch = holders[: min(len(holders), options["payouts"] - sent)]
-                self._credit(batch, round_no)
-                # As after a collection: the workers schedule the payouts too, in chunks.
-                for start in range(0, len(batch), SCHEDULE_CHUNK):
-                    chunk = batch[start : start + SCHEDULE_CHUNK]
-                    payouts_schedule_payable_task.delay([holder.pk for holder in chunk])
-                sent += len(batch)
-                while (
-                    Payout.objects.count() - before < sent
-                    or Payout.objects.filter(status__in=Payout.OPEN_STATUSES).exists()
-                ):
-                    time.sleep(0.2)
-                self.stdout.write(f"round {round_no + 1}/{rounds}: {sent} payouts")
+            quota = {
+                holder.pk: options["payouts"] // len(holders)
+                + (1 if n < options["payouts"] % len(holders) else 0)
+                for n, holder in enumerate(holders)
+            }
+            by_pk = {holder.pk: holder for holder in holders}
+            credited: Counter[int] = Counter()
+            reported = 0
+            while True:
+                # A holder may have one payout open at a time: as soon as its last one is
+                # done, credit its next payable balance, so the pipeline never drains.
+                rows = (
+                    Payout.objects.filter(pk__gt=first_id)
+                    .values("holder_id")
+                    .annotate(
+                        made=Count("pk"),
+                        open=Count("pk", filter=Q(status__in=Payout.OPEN_STATUSES)),
+                    )
+                )
+                made = {row["holder_id"]: (row["made"], row["open"]) for row in rows}
+                idle = [
+                    pk
+                    for pk in quota
+                    if made.get(pk, (0, 0)) == (credited[pk], 0) and credited[pk] < quota[pk]
+                ]
+                if idle:
+                    self._credit([by_pk[pk] for pk in idle], sum(credited.values()))
+                    credited.update(idle)
+                    # As after a collection: the workers schedule the payouts, in chunks.
+                    for start in range(0, len(idle), SCHEDULE_CHUNK):
+                        payouts_schedule_payable_task.delay(idle[start : start + SCHEDULE_CHUNK])
+                done = sum(n - still_open for n, still_open in made.values())
+                if done >= reported + 1000:
+                    reported = done - done % 1000
+                    self.stdout.write(f"{reported} payouts done")
+                if done == options["payouts"] and not idle:
+                    break
+                time.sleep(0.2)
             elapsed = time.monotonic() - started
             posts = [
                 r
@@ -197,7 +219,7 @@ class Command(BaseCommand):
         return list(Organisation.objects.filter(stripe_account__pk__in=rows).order_by("pk"))
 
     @transaction.atomic
-    def _credit(self, holders: list[Organisation], round_no: int) -> None:
+    def _credit(self, holders: list[Organisation], serial: int) -> None:
         """Payable balances for the round, as a collection would leave them."""
         legs = [
             LegSpec(
@@ -214,7 +236,7 @@ class Command(BaseCommand):
             )
             for holder in holders
         ]
-        key = f"bench:{uuid.uuid4().hex}:{round_no}"
+        key = f"bench:{uuid.uuid4().hex}:{serial}"
         journal_post(
             kind=EntryKind.ADJUSTMENT,
             currency="USD",
