@@ -305,9 +305,15 @@ def seed_reconciliation() -> None:
     from accounts.stripe_gateway import GatewayError
     from royalties.ledger import accounting_period_for
     from royalties.reconciliation import completed_run_covering, reconciliation_run_for_period
+    from stripe_emulator.control import ControlError, EmulatorControl
 
     period = accounting_period_for(day=timezone.now().date())
     if completed_run_covering(period=period) is not None:
+        return
+    try:  # not against a stopped emulator: a failed run would be all the console shows
+        EmulatorControl(settings.STRIPE_API_BASE).config()
+    except (ControlError, OSError):
+        log.warning("demo_reconciliation_skipped", reason="Stripe emulator not running")
         return
     try:
         reconciliation_run_for_period(period=period)
