@@ -71,7 +71,7 @@ def stripe_rate_limit_take(
     payments."""
     rate = rate or settings.STRIPE_RATE_LIMIT_PER_SECOND
     max_wait = settings.STRIPE_RATE_LIMIT_MAX_WAIT if max_wait is None else max_wait
-    burst = max(1, burst or getattr(settings, "STRIPE_RATE_LIMIT_BURST", 1))
+    burst = max(1, burst or settings.STRIPE_RATE_LIMIT_BURST)
     book_slot = _book_slot_script(settings.CACHES["default"]["LOCATION"])
     try:
         wait = float(book_slot(keys=[_bucket_key()], args=[rate, burst, max_wait]))

@@ -7,14 +7,18 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from django.conf import settings
 
 
-def bench_relaunch_in_own_database(*, command: str, database_name: str, flags: list[str]) -> None:
-    """Recreate ``database_name``, migrate it, and run ``manage.py <command> --inside <flags>``
-    against it (the command's ``--inside`` run does the measuring)."""
+def bench_relaunch_in_own_database(
+    *, command: str, database_name: str, options: dict[str, Any], passed: tuple[str, ...]
+) -> None:
+    """Recreate ``database_name``, migrate it, and run ``manage.py <command> --inside`` against
+    it with the ``passed`` options (the command's ``--inside`` run does the measuring)."""
+    flags = [f"--{name}={options[name]}" for name in passed]
     database = settings.DATABASES["default"]
     server = (
         f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"

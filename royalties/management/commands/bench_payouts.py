@@ -61,10 +61,8 @@ class Command(BaseCommand):
             bench_relaunch_in_own_database(
                 command="bench_payouts",
                 database_name=BENCH_DATABASE,
-                flags=[
-                    f"--{name}={options[name]}"
-                    for name in ("payouts", "holders", "rate", "workers", "concurrency")
-                ],
+                options=options,
+                passed=("payouts", "holders", "rate", "workers", "concurrency"),
             )
             return
         from config.celery import app

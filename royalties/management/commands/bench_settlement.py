@@ -51,22 +51,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["inside"]:
-            self._relaunch_in_bench_database(options)
+            bench_relaunch_in_own_database(
+                command="bench_settlement",
+                database_name=BENCH_DATABASE,
+                options=options,
+                passed=("holders", "works", "agreements", "lines", "workers"),
+            )
             return
         started = time.monotonic()
         _generate(self.stdout, options)
         self.stdout.write(f"generated in {time.monotonic() - started:.1f} s")
         _settle(self.stdout, workers=options["workers"])
-
-    def _relaunch_in_bench_database(self, options: dict[str, Any]) -> None:
-        bench_relaunch_in_own_database(
-            command="bench_settlement",
-            database_name=BENCH_DATABASE,
-            flags=[
-                f"--{name}={options[name]}"
-                for name in ("holders", "works", "agreements", "lines", "workers")
-            ],
-        )
 
 
 # --- generation ----------------------------------------------------------------------------
