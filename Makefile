@@ -10,12 +10,12 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DB_NAME)
 export STRIPE_EMULATOR_PORT ?= 12111
 export STRIPE_API_BASE ?= http://127.0.0.1:$(STRIPE_EMULATOR_PORT)
 
-.PHONY: help install install-dev assets chromium db migrate demo-data demo test test-fast lint bench bench-import bench-settlement bench-payouts chaos test-deep test-stripe emulator clean
+.PHONY: test-dates help install install-dev assets chromium db migrate demo-data demo test test-fast lint bench bench-import bench-settlement bench-payouts chaos test-deep test-stripe emulator clean
 
 help:
 	@echo "make demo   run the marketplace with demo data at http://127.0.0.1:8000"
 	@echo "make test   install what the tests need and run the whole suite (lint included)"
-	@echo "make lint | make test-fast | make bench | make test-deep | make test-stripe"
+	@echo "make lint | make test-fast | make test-dates | make bench | make test-deep | make test-stripe"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,18 +52,33 @@ demo: install demo-data
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy accounts catalog marketplace royalties frontend config
+	$(VENV)/bin/mypy core accounts catalog marketplace royalties frontend sandbox config
+	$(VENV)/bin/lint-imports
 
 test: install chromium lint
 	$(MANAGE) makemigrations --check --dry-run
 	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-dates
+
+# The date-rule tests (marked `dates`) pinned at instants that stress calendars: the last second
+# of a month, 29 February, 31 December, the first of a month, and an instant when users east of
+# UTC (UTC+14) already live on the next day (Django keeps every process and connection in UTC).
+TEST_INSTANTS := 2027-01-31T23:59:59Z 2028-02-29T12:00:00Z 2027-12-31T23:59:59Z \
+	2027-03-01T00:00:00Z 2027-06-30T20:00:00Z
+DATES_PYTEST := $(VENV)/bin/pytest -q -p no:cacheprovider --reuse-db -m dates
+test-dates: install
+	@set -e; export TEST_DATABASE_NAME=test_trainright_dates; fresh=--create-db; \
+	for instant in $(TEST_INSTANTS); do \
+	  echo "== date rules at $$instant"; TRAINRIGHT_TEST_INSTANT=$$instant $(DATES_PYTEST) $$fresh; \
+	  fresh=; \
+	done
 
 test-fast: install
 	$(VENV)/bin/pytest -q -m "not browser and not slow"
 
 # Deep Hypothesis profile for the money code (thousands more cases than the suite runs).
 test-deep: install
-	HYPOTHESIS_PROFILE=deep $(VENV)/bin/pytest -q tests/royalties
+	HYPOTHESIS_PROFILE=deep $(VENV)/bin/pytest -q tests/royalties tests/test_money_core.py
 
 # The gateway suite against Stripe test mode: STRIPE_SECRET_KEY=sk_test_... make test-stripe
 test-stripe: install

@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 
 from accounts.api.problems import problem_response
 from accounts.authentication import bearer_token
 from accounts.models import IdempotencyRecord
 from accounts.services import api_key_authenticate
+from core import clock
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_KEY_LENGTH = 255
@@ -94,7 +94,7 @@ class IdempotencyMiddleware:
             status_code=response.status_code,
             content_type=response.get("Content-Type", ""),
             response_body=response.content,
-            completed_at=timezone.now(),
+            completed_at=clock.now(),
         )
         return response
 

@@ -33,3 +33,61 @@ class RequestIdMiddleware:
             status=response.status_code,
         )
         return response
+
+
+class ApiProblemMiddleware:
+    """Every error under /api/ is a problem document, in every mode: with DEBUG on, Django
+    would otherwise answer an unknown path or an unhandled exception with its HTML debug
+    page (the 404/500 handlers in config.urls only apply with DEBUG off)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not _is_api(request) or response.status_code < 400:
+            return response
+        content_type = response.get("Content-Type", "")
+        if "json" in content_type:
+            return response
+        from accounts.api.problems import api_not_found, problem_response, status_title
+
+        if response.status_code == 404:
+            return api_not_found(request)
+        problem = problem_response(
+            status_code=response.status_code,
+            detail=status_title(response.status_code),
+            code=_CODES.get(response.status_code, "error"),
+            path=request.path,
+        )
+        for header in ("Allow", "Retry-After", "WWW-Authenticate", "X-Request-ID"):
+            if header in response:
+                problem[header] = response[header]
+        return problem
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not _is_api(request):
+            return None
+        from django.http import Http404
+
+        from accounts.api.problems import api_not_found, api_server_error
+
+        if isinstance(exception, Http404):
+            return api_not_found(request, exception)
+        log.exception("api_unhandled_exception", path=request.path)
+        return api_server_error(request)
+
+
+_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    500: "server_error",
+}
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")

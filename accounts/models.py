@@ -10,10 +10,11 @@ import pgtrigger
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from accounts.tenancy import TenantQuerySet
+from core import clock
+from core.fields import ClockDateTimeField
 
 
 class UserManager(BaseUserManager["User"]):
@@ -40,7 +41,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     full_name = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Platform staff: may use the admin.")
-    date_joined = models.DateTimeField(default=timezone.now)
+    date_joined = models.DateTimeField(default=clock.now)
 
     objects = UserManager()
 
@@ -76,7 +77,7 @@ class Organisation(models.Model):
     )
     country = models.CharField(max_length=2, default="GB", help_text="ISO 3166-1 alpha-2.")
     default_currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("id",)
@@ -110,7 +111,7 @@ class Membership(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("organisation",)
@@ -137,7 +138,7 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=8, unique=True, help_text="Visible part of the key.")
     secret_hash = models.CharField(max_length=64)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -167,7 +168,7 @@ class IdempotencyRecord(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True)
     content_type = models.CharField(max_length=100, blank=True)
     response_body = models.BinaryField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = ClockDateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True)
 
     class Meta:
@@ -190,7 +191,7 @@ class Invitation(models.Model):
     role = models.CharField(max_length=10, choices=Membership.Role.choices)
     token_hash = models.CharField(max_length=64, unique=True)
     invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
 
@@ -239,8 +240,8 @@ class StripeConnectedAccount(models.Model):
     disabled_reason = models.CharField(max_length=100, blank=True)
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2.")
     synced_at = models.DateTimeField(null=True, blank=True, help_text="Last fetched from Stripe.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("organisation",)
@@ -299,8 +300,8 @@ class StripeRequest(models.Model):
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="HTTP attempts, retries included.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -340,7 +341,7 @@ class StripeEvent(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = ClockDateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -367,11 +368,11 @@ class StripeEvent(models.Model):
     def mark_processed(self) -> None:
         self.error = ""
         self.next_attempt_at = None
-        self.processed_at = timezone.now()
+        self.processed_at = clock.now()
 
     @transition(field=status, source=[Status.RECEIVED, Status.FAILED], target=Status.IGNORED)
     def mark_ignored(self) -> None:
-        self.processed_at = timezone.now()
+        self.processed_at = clock.now()
 
     @transition(field=status, source=[Status.RECEIVED, Status.FAILED], target=Status.FAILED)
     def mark_failed(self, *, error: str, retry_at: datetime) -> None:
@@ -388,8 +389,8 @@ class StripeCustomer(models.Model):
     stripe_customer_id = models.CharField(max_length=255, unique=True)
     off_session_payment_method_id = models.CharField(max_length=255, blank=True)
     off_session_consented_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("organisation",)
@@ -440,8 +441,8 @@ class StripePayment(models.Model):
     disputed_amount_minor = models.BigIntegerField(default=0)
     dispute_lost_at = models.DateTimeField(null=True, blank=True)
     stripe_created = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("organisation",)
@@ -485,8 +486,8 @@ class StripeRefund(models.Model):
     reason = models.CharField(max_length=40, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("payment__organisation",)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import ApiKey, Invitation, Membership, Organisation, User
+from core import clock
 
 API_KEY_PREFIX = "trk_"
 
@@ -91,7 +91,7 @@ def invitation_create(
         role=role,
         token_hash=_hash_secret(token),
         invited_by=invited_by,
-        expires_at=timezone.now() + INVITATION_LIFETIME,
+        expires_at=clock.now() + INVITATION_LIFETIME,
     )
     return IssuedInvitation(invitation=invitation, token=token)
 
@@ -101,7 +101,7 @@ def invitation_for_token(*, token: str) -> Invitation | None:
     return (
         Invitation.objects.select_related("organisation")
         .filter(
-            token_hash=_hash_secret(token), accepted_at__isnull=True, expires_at__gt=timezone.now()
+            token_hash=_hash_secret(token), accepted_at__isnull=True, expires_at__gt=clock.now()
         )
         .first()
     )
@@ -111,11 +111,11 @@ def invitation_for_token(*, token: str) -> Invitation | None:
 def user_signup_invited(*, invitation: Invitation, password: str, full_name: str) -> User:
     """A person accepts an invitation: the account joins the inviting organisation."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.accepted_at is not None or invitation.expires_at <= timezone.now():
+    if invitation.accepted_at is not None or invitation.expires_at <= clock.now():
         raise ValueError("This invitation has already been used or has expired.")
     user = User.objects.create_user(email=invitation.email, password=password, full_name=full_name)
     Membership.objects.create(user=user, organisation=invitation.organisation, role=invitation.role)
-    invitation.accepted_at = timezone.now()
+    invitation.accepted_at = clock.now()
     invitation.save(update_fields=["accepted_at"])
     return user
 
@@ -154,7 +154,7 @@ def api_key_create(
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
+        api_key.revoked_at = clock.now()
         api_key.save(update_fields=["revoked_at"])
     return api_key
 
@@ -173,7 +173,7 @@ def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
     )
     if api_key is None or not secrets.compare_digest(api_key.secret_hash, _hash_secret(secret)):
         return None
-    now = timezone.now()
+    now = clock.now()
     # One write a minute at most: last-used is for humans, not an audit trail.
     if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

@@ -22,12 +22,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from accounts import stripe_gateway
 from accounts.models import Membership, Organisation, StripeConnectedAccount, StripeEvent
 from accounts.stripe_events import stripe_event_handler
 from accounts.tenancy import Principal
+from core import clock
 
 # Stripe's requirement ids, in words a payee understands. Unknown ids fall back to their
 # last segment, humanised ("individual.first_name" -> "First name").
@@ -196,7 +196,7 @@ def _apply_state(row: StripeConnectedAccount, account: dict[str, Any]) -> None:
     row.requirements_pending_verification = list(requirements.get("pending_verification") or [])
     row.disabled_reason = requirements.get("disabled_reason") or ""
     row.country = account.get("country") or row.country
-    row.synced_at = timezone.now()
+    row.synced_at = clock.now()
 
 
 def connected_account_sync(*, stripe_account_id: str) -> StripeConnectedAccount | None:

@@ -33,10 +33,10 @@ import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from accounts import stripe_gateway
 from accounts.models import StripeEvent
+from core import clock
 
 log = structlog.get_logger(__name__)
 
@@ -139,7 +139,7 @@ def stripe_event_process(*, event_pk: int) -> StripeEvent:
             )
             record.mark_failed(
                 error="".join(traceback.format_exception(exc, limit=8))[-4000:],
-                retry_at=timezone.now() + _retry_delay(record.attempts),
+                retry_at=clock.now() + _retry_delay(record.attempts),
             )
         else:
             record.mark_processed()
@@ -150,7 +150,7 @@ def stripe_event_process(*, event_pk: int) -> StripeEvent:
 def stripe_events_due_for_retry(*, now: datetime | None = None) -> QuerySet[StripeEvent]:
     """Failed events whose next attempt is due (within the attempt limit), and events whose
     processing task was lost."""
-    now = now or timezone.now()
+    now = now or clock.now()
     not_before = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     return StripeEvent.objects.filter(
         Q(
@@ -169,7 +169,7 @@ def stripe_events_claim_due(*, limit: int) -> list[int]:
     """The ids of up to `limit` events due for another try, each pushed back so that the next
     run does not queue it again while its task is still waiting (processing sets the real
     next attempt)."""
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         due = list(
             stripe_events_due_for_retry(now=now)

@@ -41,10 +41,10 @@ import structlog
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from accounts.models import StripeConnectedAccount, StripeRequest
 from accounts.stripe_rate_limit import RateLimitWaitExceeded, stripe_rate_limit_take
+from core import clock
 
 log = structlog.get_logger(__name__)
 
@@ -232,7 +232,7 @@ def _send(operation: str, call: Callable[[], T], journal: StripeRequest | None =
             raise GatewayUnavailable(str(exc), code="rate_limit_wait_exceeded") from exc
         if journal is not None:
             StripeRequest.objects.filter(pk=journal.pk).update(
-                attempts=F("attempts") + 1, updated_at=timezone.now()
+                attempts=F("attempts") + 1, updated_at=clock.now()
             )
         try:
             return call()
@@ -270,7 +270,7 @@ def _journal_open(*, key: str, operation: str, account: str | None) -> StripeReq
 def _journal_close(
     journal: StripeRequest, *, result: Any = None, error: GatewayError | None = None
 ) -> None:
-    now = timezone.now()
+    now = clock.now()
     if error is None:
         StripeRequest.objects.filter(pk=journal.pk).update(
             status=StripeRequest.Status.SUCCEEDED,
@@ -869,3 +869,19 @@ def webhook_endpoints_list() -> list[stripe.WebhookEndpoint]:
             {},
         )
     )
+
+
+def sandbox_clock_sync(*, to_unix: int) -> bool:
+    """Move the Stripe emulator's clock with the platform's sandbox clock (pending funds
+    become available, payouts arrive); True if it moved. Against Stripe itself (no emulator
+    base) nothing happens: Stripe's time is Stripe's."""
+    if not settings.STRIPE_API_BASE:
+        return False
+    from stripe_emulator.control import ControlError, EmulatorControl
+
+    try:
+        EmulatorControl(settings.STRIPE_API_BASE).advance_clock(to_unix)
+    except (ControlError, OSError) as error:
+        log.warning("sandbox_clock_emulator_not_moved", reason=str(error))
+        return False
+    return True

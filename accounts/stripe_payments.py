@@ -23,7 +23,6 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
-from django.utils import timezone
 
 from accounts import stripe_gateway
 from accounts.models import (
@@ -34,6 +33,7 @@ from accounts.models import (
     StripeRefund,
 )
 from accounts.stripe_events import stripe_event_handler
+from core import clock
 
 stripe_refund_succeeded = Signal()
 stripe_dispute_lost = Signal()
@@ -108,7 +108,7 @@ def stripe_refund_record(*, refund: dict[str, Any]) -> StripeRefund:
         row.metadata = refund.get("metadata") or {}
         newly_succeeded = row.status == "succeeded" and row.succeeded_at is None
         if newly_succeeded:
-            row.succeeded_at = timezone.now()
+            row.succeeded_at = clock.now()
         row.save()
         if newly_succeeded:
             stripe_refund_succeeded.send(sender=StripeRefund, refund=row, payment=payment)
@@ -150,7 +150,7 @@ def stripe_dispute_sync(*, dispute_id: str) -> StripePayment:
         payment.disputed_amount_minor = int(dispute["amount"])
         newly_lost = dispute["status"] == "lost" and payment.dispute_lost_at is None
         if newly_lost:
-            payment.dispute_lost_at = timezone.now()
+            payment.dispute_lost_at = clock.now()
         payment.save()
         if newly_lost:
             stripe_dispute_lost.send(sender=StripePayment, payment=payment)
@@ -203,7 +203,7 @@ def _save_card_from_session(session: dict[str, Any], intent: dict[str, Any]) -> 
         if row.stripe_customer_id != customer_id:
             return  # paid as another customer than the one we keep: do not mix them up
         row.off_session_payment_method_id = _id(intent.get("payment_method"))
-        row.off_session_consented_at = row.off_session_consented_at or timezone.now()
+        row.off_session_consented_at = row.off_session_consented_at or clock.now()
         row.save()
 
 

@@ -3,16 +3,16 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
-from django.utils import timezone
 
 from accounts.models import IdempotencyRecord
 from accounts.stripe_events import stripe_event_process, stripe_events_claim_due
+from core import clock
 
 
 @shared_task(acks_late=True)
 def idempotency_records_purge() -> int:
     """Drop idempotency records past their retention (the API promises at least 24 hours)."""
-    cutoff = timezone.now() - settings.IDEMPOTENCY_RETENTION
+    cutoff = clock.now() - settings.IDEMPOTENCY_RETENTION
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
 

@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 
 from catalog.models import BASIS_POINTS_TOTAL, AiUse, PricingTerms, RightsShare, Work, WorkImport
-from catalog.rsl import minor_unit_exponent
+from core.money import major_to_minor, minor_to_major
 
 SHARE_ROWS = 6
 CONSENT_CHOICES = [("", "Follow the catalogue default"), ("yes", "Granted"), ("no", "Not granted")]
@@ -30,14 +30,6 @@ def percent_to_bp(raw: str) -> int:
 
 def bp_to_percent(bp: int) -> str:
     return f"{Decimal(bp) / 100:.2f}".rstrip("0").rstrip(".")
-
-
-def major_to_minor(raw: Decimal, currency: str) -> int:
-    exponent = minor_unit_exponent(currency)
-    minor = raw.scaleb(exponent)
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{currency} amounts have at most {exponent} decimal places.")
-    return int(minor)
 
 
 class CatalogueForm(forms.Form):
@@ -268,10 +260,9 @@ class TermsForm(forms.Form):
 def terms_initial(terms: Any) -> dict[str, Any]:
     if terms is None:
         return {}
-    exponent = minor_unit_exponent(terms.currency)
     return {
         "currency": terms.currency,
-        "upfront_fee": Decimal(terms.upfront_fee_minor).scaleb(-exponent),
+        "upfront_fee": minor_to_major(terms.upfront_fee_minor, terms.currency),
         "upfront_fee_basis": terms.upfront_fee_basis,
         "advance_recoupable": terms.advance_recoupable,
         "rate_tokens_trained_minor": terms.rate_tokens_trained_minor,
@@ -281,7 +272,7 @@ def terms_initial(terms: Any) -> dict[str, Any]:
         "revenue_share": bp_to_percent(terms.revenue_share_bp)
         if terms.revenue_share_bp is not None
         else "",
-        "minimum_guarantee": Decimal(terms.minimum_guarantee_minor).scaleb(-exponent),
+        "minimum_guarantee": minor_to_major(terms.minimum_guarantee_minor, terms.currency),
         "term_months": terms.term_months,
         "territories": ", ".join(terms.territories or ["WORLD"]),
         "exclusive": terms.exclusive,

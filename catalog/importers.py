@@ -35,7 +35,6 @@ from typing import IO, Any
 import structlog
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
-from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.tenancy import Principal, principal_for_user
@@ -50,6 +49,7 @@ from catalog.models import (
     WorkImportProblem,
 )
 from catalog.services import history_context
+from core import clock
 
 log = structlog.get_logger(__name__)
 
@@ -858,7 +858,7 @@ def _finish_rejected(work_import: WorkImport, cursor: Any, rows_total: int) -> W
             rows_total=rows_total,
             rows_invalid=bad_rows,
             progress_percent=100,
-            finished_at=timezone.now(),
+            finished_at=clock.now(),
             failure_reason=f"{problems} problem(s) in {bad_rows} row(s); nothing was imported.",
         )
 
@@ -876,7 +876,7 @@ def _reject_file(work_import: WorkImport, rejected: FileRejected) -> WorkImport:
             WorkImport.reject,
             rows_invalid=1,
             progress_percent=100,
-            finished_at=timezone.now(),
+            finished_at=clock.now(),
             failure_reason=rejected.reason,
         )
 
@@ -889,7 +889,7 @@ def work_import_run(*, import_id: int) -> WorkImport:
         return work_import
     work_import.problems.all().delete()
     work_import = _transition(
-        import_id, WorkImport.start, started_at=timezone.now(), progress_percent=0
+        import_id, WorkImport.start, started_at=clock.now(), progress_percent=0
     )
     catalogue = work_import.catalogue
     actor = _actor_for(work_import)
@@ -908,7 +908,7 @@ def work_import_run(*, import_id: int) -> WorkImport:
         _transition(
             import_id,
             WorkImport.fail,
-            finished_at=timezone.now(),
+            finished_at=clock.now(),
             failure_reason=f"The import stopped: {error}"[:2000],
         )
         raise
@@ -946,5 +946,5 @@ def _run_staged(
             works_created=created,
             works_updated=updated,
             progress_percent=100,
-            finished_at=timezone.now(),
+            finished_at=clock.now(),
         )

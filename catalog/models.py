@@ -22,6 +22,7 @@ from django_fsm import FSMField, transition
 
 from accounts.models import ApiKey, Organisation, User
 from accounts.tenancy import TenantQuerySet
+from core.fields import ClockDateTimeField
 
 BASIS_POINTS_TOTAL = 10_000
 # Text search configuration of the works' search document: language-neutral (no stemming),
@@ -161,8 +162,8 @@ class Catalogue(models.Model):
     owner = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="catalogues")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("owner",)
@@ -205,8 +206,8 @@ class Work(models.Model):
     content_file = models.FileField(upload_to="works/%Y/%m/", blank=True, default="")
     size_bytes = models.BigIntegerField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
     # Kept by PostgreSQL from title and metadata, whatever path wrote them (imports included).
     search_document = models.GeneratedField(
         expression=WorkSearchDocument(models.F("title"), models.F("metadata")),
@@ -375,7 +376,7 @@ class Consent(models.Model):
     )
     use = models.CharField(max_length=30, choices=AiUse.choices)
     granted = models.BooleanField(default=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ClockDateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
@@ -476,7 +477,7 @@ class LicenceTerms(PricingTerms):
     work = models.OneToOneField(
         Work, null=True, blank=True, on_delete=models.CASCADE, related_name="terms_override"
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("catalogue__owner",)
@@ -542,7 +543,7 @@ class WorkImport(models.Model):
     created_by_api_key = models.ForeignKey(
         ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -31,6 +31,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from catalog import selectors
 from catalog.models import AiUse, Catalogue, LicenceTerms, PricingTerms, Work
+from core.money import major_text
 
 RSL_NAMESPACE = "https://rslstandard.org/rsl"
 RSL_MEDIA_TYPE = "application/rsl+xml"
@@ -39,27 +40,7 @@ RSL_USAGE_FOR: dict[str, tuple[str, ...]] = {
     "ai-input": (AiUse.AI_INPUT,),
     "ai-index": (AiUse.AI_INDEX,),
 }
-# ISO 4217 currencies whose minor unit is not 1/100 of the major unit.
-MINOR_UNIT_EXPONENT = {
-    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0,
-    "JOD": 3, "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0,
-    "RWF": 0, "TND": 3, "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0,
-    "XOF": 0, "XPF": 0,
-}  # fmt: skip
 WORKS_PER_CHUNK = 500
-
-
-def minor_unit_exponent(currency: str) -> int:
-    return MINOR_UNIT_EXPONENT.get(currency.upper(), 2)
-
-
-def major_units(amount_minor: int | Decimal, currency: str) -> str:
-    """Minor units as a decimal amount of major units, exactly: 120000 USD → "1200.00",
-    0.3 (a fraction of a cent) → "0.003"."""
-    exponent = minor_unit_exponent(currency)
-    value = Decimal(amount_minor).scaleb(-exponent)
-    places = max(exponent, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
-    return f"{value:.{places}f}"
 
 
 @dataclass(frozen=True)
@@ -85,7 +66,7 @@ def _payments(terms: LicenceTerms | None, *, include_fee: bool, terms_url: str) 
     currency = terms.currency
 
     def amount(value: int | Decimal) -> str:
-        return f"<amount currency={quoteattr(currency)}>{major_units(value, currency)}</amount>"
+        return f"<amount currency={quoteattr(currency)}>{major_text(value, currency)}</amount>"
 
     payments = []
     if terms.upfront_fee_minor:

@@ -21,7 +21,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from accounts.models import Organisation
 from accounts.tenancy import Principal
@@ -36,6 +35,8 @@ from catalog.models import (
     RightsShare,
     Work,
 )
+from core import clock
+from core.money import UnknownCurrencyError, currency_exponent
 
 IDENTIFIER_FIELDS = (*MATCHING_SCHEMES, URL)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -194,7 +195,7 @@ def _write_shares(work: Work, lines: Sequence[ShareLine], actor: Principal) -> N
             share.share_bp = wanted[key].share_bp
             share.save(update_fields=["share_bp"])
             changed = True
-    now = timezone.now()
+    now = clock.now()
     owner_id = work.catalogue.owner_id
     new_lines = [
         RightsShare(
@@ -240,7 +241,7 @@ def work_shares_confirm(
         raise ValidationError({"holder": f"{holder.name} holds no share in {work.title}."})
     with history_context(actor, via=_via(actor)):
         return lines.filter(confirmed_at__isnull=True).update(
-            confirmed_at=timezone.now(), confirmed_by=actor.user
+            confirmed_at=clock.now(), confirmed_by=actor.user
         )
 
 
@@ -500,6 +501,11 @@ def _clean_terms(values: Mapping[str, Any]) -> dict[str, Any]:
         cleaned["currency"] = str(cleaned["currency"] or "").strip().upper()
         if not _CURRENCY.fullmatch(cleaned["currency"]):
             errors["currency"] = "An ISO 4217 code of three letters, e.g. USD."
+        else:
+            try:
+                currency_exponent(cleaned["currency"])
+            except UnknownCurrencyError as error:
+                errors["currency"] = str(error)
     for name in ("upfront_fee_minor", "minimum_guarantee_minor"):
         if name in cleaned:
             amount = cleaned[name]

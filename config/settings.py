@@ -59,19 +59,25 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "pgtrigger",
     "pghistory",
+    "core",
     "accounts",
     "catalog",
     "marketplace",
     "royalties",
     "frontend",
+    "sandbox",
 ]
 
 MIDDLEWARE = [
     "accounts.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files in every mode (the demo and tests too), so what runs is what ships.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "accounts.middleware.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -83,9 +89,6 @@ MIDDLEWARE = [
     "accounts.idempotency.IdempotencyMiddleware",
 ]
 
-if PRODUCTION:  # in development runserver serves static files itself
-    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
-
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
@@ -93,7 +96,8 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Overrides of third-party templates (the API docs pages) live in config/templates.
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -101,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "frontend.context_processors.persona",
+                "frontend.context_processors.sandbox_clock",
             ],
         },
     },
@@ -144,6 +149,10 @@ STATICFILES_DIRS = [
     ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),
     ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
+# Outside production WhiteNoise also serves straight from the app and npm folders (no stale
+# collectstatic copy); in production only the collected, hashed files.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG and not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -196,6 +205,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI and Redoc from our own static files (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "accounts.api.schema.add_problem_responses",
@@ -318,6 +331,14 @@ CELERY_BEAT_SCHEDULE["payouts-schedule-payable"] = {
     "task": "royalties.tasks.payouts_schedule_payable_task",
     "schedule": crontab(hour=3, minute=30),
 }
+
+# --- Sandbox clock -------------------------------------------------------------------------
+# Outside production an owner or finance user may move the platform's clock forward (the
+# demo's banner, `manage.py sandbox_clock`). Never in production, whatever the environment.
+SANDBOX_CLOCK_ENABLED = not PRODUCTION and env_bool("SANDBOX_CLOCK_ENABLED", True)
+# A long-running process re-reads the sandbox offset after this many seconds (each web
+# request and Celery task reads it at its start anyway).
+SANDBOX_CLOCK_REFRESH_SECONDS = float(env("SANDBOX_CLOCK_REFRESH_SECONDS", "5"))
 
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

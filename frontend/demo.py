@@ -14,13 +14,13 @@ from decimal import Decimal
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import Membership, Organisation, User
 from accounts.stripe_connect import connected_account_ensure, connected_account_sync
 from accounts.tenancy import principal_for_user
 from catalog import services as catalog_services
 from catalog.models import Catalogue, RightsShare, Work
+from core import clock
 from marketplace.demo import seed_marketplace, seed_marketplace_payment
 from marketplace.models import Agreement, AgreementSplit, AgreementWork
 from royalties.models.settlement import SettlementRun
@@ -218,7 +218,7 @@ def seed_settlement(parties: DemoParties) -> None:
     )
     if len(works) != 2:
         return
-    last_month = (timezone.now().date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    last_month = (clock.today().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     agreement = Agreement.objects.filter(terms_snapshot__source=SETTLEMENT_DEMO_SOURCE).first()
     if agreement is None:
         agreement = Agreement.objects.create(
@@ -228,8 +228,8 @@ def seed_settlement(parties: DemoParties) -> None:
             starts_on=(last_month - dt.timedelta(days=60)).replace(day=1),
             ends_on=last_month.replace(year=last_month.year + 1),
             commission_bp=1000,
-            accepted_at=timezone.now(),
-            activated_at=timezone.now(),
+            accepted_at=clock.now(),
+            activated_at=clock.now(),
             currency="USD",
             rate_tokens_trained_minor=Decimal("0.3"),
             permitted_uses=["ai-train"],
@@ -277,7 +277,7 @@ def seed_usage() -> None:
     agreement = Agreement.objects.filter(terms_snapshot__source=SETTLEMENT_DEMO_SOURCE).first()
     if agreement is None:
         return
-    this_month = timezone.now().date().replace(day=1)
+    this_month = clock.today().replace(day=1)
     salt_roads = AgreementWork.objects.get(agreement=agreement, title="Salt Roads")
     outside = Work.objects.filter(title="Harbour Lights (audiobook)").first()
     lines = [
@@ -307,7 +307,7 @@ def seed_reconciliation() -> None:
     from royalties.reconciliation import completed_run_covering, reconciliation_run_for_period
     from stripe_emulator.control import ControlError, EmulatorControl
 
-    period = accounting_period_for(day=timezone.now().date())
+    period = accounting_period_for(day=clock.today())
     if completed_run_covering(period=period) is not None:
         return
     try:  # not against a stopped emulator: a failed run would be all the console shows
@@ -321,6 +321,40 @@ def seed_reconciliation() -> None:
         log.warning("demo_reconciliation_skipped", reason="Stripe emulator not running")
 
 
+def seed_upfront_fees() -> None:
+    """Post and collect the licence fee paid at checkout and pay the holders' shares now, as
+    the worker's tasks would, so the reconciliation seeded next never races the worker (and
+    finds the fee in the ledger). Idempotent: a fee already collected is skipped."""
+    if not settings.STRIPE_API_BASE:
+        return
+    from accounts.stripe_gateway import GatewayError
+    from royalties.upfront_fees import (
+        UpfrontFeeError,
+        upfront_fee_settle_paid,
+        upfront_fees_uncollected,
+    )
+
+    try:
+        for agreement_id in upfront_fees_uncollected():
+            upfront_fee_settle_paid(agreement_id=agreement_id)
+        payouts_send_as_the_worker_would()
+    except (GatewayError, UpfrontFeeError, OSError) as error:
+        log.warning("demo_upfront_fee_skipped", reason=str(error))
+
+
+def payouts_send_as_the_worker_would() -> None:
+    """Schedule a payout for every payable balance and send every open payout, as the
+    worker's tasks and beat jobs would (here, so the seed does not race the worker)."""
+    from royalties.models.payouts import Payout
+    from royalties.payouts import payout_send, payouts_schedule_payable
+
+    payouts_schedule_payable()
+    for payout_id in Payout.objects.filter(
+        status__in=Payout.OPEN_STATUSES, on_hold=False
+    ).values_list("pk", flat=True):
+        payout_send(payout_id=payout_id)
+
+
 DEMO_THRESHOLD_MINOR = 10_000
 """Ben's payout threshold in the demo (USD 100.00): his share of the month carries forward."""
 
@@ -328,10 +362,10 @@ DEMO_THRESHOLD_MINOR = 10_000
 def seed_payouts(parties: DemoParties) -> None:
     """Last month's invoice to Northwind collected through the emulator (its saved card, else
     its Checkout page completed as Northwind would), so the holders' shares are payable; then
-    the payouts as the worker would send them: Ana and Chloe paid, Ben's share carried forward
-    below his threshold of USD 100.00, and Harbour Press's kept payable until it finishes
-    onboarding on the "Get paid" page. Idempotent (every step is); skipped without the
-    emulator."""
+    the payouts as the worker would send them: Ana, Ben and Chloe paid their shares of the
+    licence fee and Ana and Chloe their royalties, Ben's royalties carried forward below his
+    threshold of USD 100.00, and Harbour Press's kept payable until it finishes onboarding on
+    the "Get paid" page. Idempotent (every step is); skipped without the emulator."""
     if not settings.STRIPE_API_BASE:
         return
     from accounts import stripe_gateway
@@ -341,11 +375,11 @@ def seed_payouts(parties: DemoParties) -> None:
         collection_record_payment,
         collections_open_for_run,
     )
-    from royalties.models.payouts import Collection, Payout, PayoutThreshold
-    from royalties.payouts import payout_send, payout_threshold_set
+    from royalties.models.payouts import Collection, PayoutThreshold
+    from royalties.payouts import payout_threshold_set
     from stripe_emulator.control import ControlError, EmulatorControl
 
-    last_month = (timezone.now().date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    last_month = (clock.today().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     run = SettlementRun.objects.filter(
         period_start=last_month, status=SettlementRun.Status.COMPLETED
     ).first()
@@ -378,10 +412,7 @@ def seed_payouts(parties: DemoParties) -> None:
                     collection_id=collection.pk, charge_id=str(intent.latest_charge)
                 )
             collection_payouts_schedule(collection_id=collection.pk)
-        for payout_id in Payout.objects.filter(
-            run=run, status__in=Payout.OPEN_STATUSES, on_hold=False
-        ).values_list("pk", flat=True):
-            payout_send(payout_id=payout_id)
+        payouts_send_as_the_worker_would()
     except (stripe_gateway.GatewayError, ControlError, OSError) as error:
         log.warning("demo_payouts_skipped", reason=str(error))
 
@@ -396,6 +427,7 @@ def seed_demo() -> DemoParties:
     # Stripe calls after the commit: they are not part of the transaction.
     transaction.on_commit(lambda: seed_payee_accounts(parties))
     transaction.on_commit(lambda: seed_marketplace_payment(northwind=parties.northwind))
+    transaction.on_commit(seed_upfront_fees)
     transaction.on_commit(lambda: seed_payouts(parties))
     transaction.on_commit(seed_reconciliation)
     return parties

@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("frontend.views.usage")),
     path("", include("frontend.views.finance")),
     path("", include("frontend.views.stripe")),
+    path("", include("frontend.views.sandbox")),
 ]

@@ -18,8 +18,8 @@ import structlog
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
-from django.utils import timezone
 
+from core import clock
 from marketplace import signals
 from marketplace.certificates import certificate_issue
 from marketplace.errors import ExclusivityConflict
@@ -52,7 +52,7 @@ def term_dates(*, starts_on: date, term_months: int) -> tuple[date, date]:
 def agreement_create_from_offer(*, offer: Offer, version: OfferVersion) -> Agreement:
     """Freeze an accepted version into an agreement. Runs inside the acceptance transaction,
     with the offer row locked."""
-    accepted_at = timezone.now()
+    accepted_at = clock.now()
     starts_on, ends_on = term_dates(starts_on=accepted_at.date(), term_months=version.term_months)
     terms = terms_of(version)
     commission_bp = (
@@ -256,7 +256,7 @@ def agreement_activate(*, agreement_id: int, payment: UpfrontFeePayment | None) 
         if agreement.status != Agreement.Status.AWAITING_PAYMENT:
             return False
         agreement.activate()
-        agreement.activated_at = timezone.now()
+        agreement.activated_at = clock.now()
         agreement.save(update_fields=["status", "activated_at"])
         certificate_issue(agreement=agreement)
         for organisation in (agreement.licensee, agreement.licensor):
@@ -303,7 +303,7 @@ def agreement_terminate(*, agreement_id: int, reason: str) -> bool:
         if agreement.status not in _LIVE:
             return False
         was_active = agreement.status == Agreement.Status.ACTIVE
-        now = timezone.now()
+        now = clock.now()
         agreement.terminate()
         agreement.ended_at = now
         agreement.termination_reason = reason
@@ -348,7 +348,7 @@ def agreement_expire(*, agreement_id: int, today: date) -> bool:
         agreement = _locked(agreement_id)
         if agreement.status != Agreement.Status.ACTIVE:
             return False
-        now = timezone.now()
+        now = clock.now()
         agreement.expire()
         agreement.ended_at = now
         agreement.save(update_fields=["status", "ended_at"])
@@ -363,7 +363,7 @@ def agreement_expire(*, agreement_id: int, today: date) -> bool:
 
 def agreements_expire_due(*, today: date | None = None, limit: int = 1000) -> int:
     """The beat job: expire agreements past the end of their term."""
-    today = today or timezone.now().date()
+    today = today or clock.today()
     due = list(
         Agreement.objects.filter(status__in=_LIVE, ends_on__lt=today).values_list("id", flat=True)[
             :limit

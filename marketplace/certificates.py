@@ -33,8 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.utils import timezone
 
+from core import clock
 from marketplace.models import Agreement, AgreementWork, Certificate, SigningKey
 
 CERTIFICATE_TYPE = "trainright.licence-certificate"
@@ -103,7 +103,7 @@ def _register(private_key: Ed25519PrivateKey, *, keep_private: bool) -> SigningK
         current = SigningKey.objects.filter(key_id=key_id).first()
         if current is not None and current.is_active:
             return current
-        now = timezone.now()
+        now = clock.now()
         SigningKey.objects.filter(retired_at__isnull=True).update(
             retired_at=now, private_key_pem=""
         )
@@ -200,7 +200,7 @@ def certificate_issue(*, agreement: Agreement) -> Certificate:
     if existing is not None:
         return existing
     key, private_key = signing_key_current()
-    issued_at = timezone.now().replace(microsecond=0)
+    issued_at = clock.now().replace(microsecond=0)
     manifest = canonical_json(
         certificate_manifest(
             agreement=agreement, key_id=key.key_id, issued_at=issued_at.isoformat()
@@ -339,7 +339,7 @@ def certificate_verify(
 ) -> Verification:
     """Check a certificate: our signature, by a key we published; the licence still in force;
     and, given the SHA-256 of some content, whether that content is among the licensed works."""
-    today = today or timezone.now().date()
+    today = today or clock.today()
     content_hash = sha256.strip().lower()
     if content_hash and not _SHA256.match(content_hash):
         return Verification(Status.MALFORMED, "The SHA-256 must be 64 hexadecimal characters.")

@@ -16,13 +16,13 @@ from typing import Any
 
 import structlog
 from django.db import transaction
-from django.utils import timezone
 
 from accounts import stripe_gateway
 from accounts.models import StripeEvent
 from accounts.stripe_events import stripe_event_handler
 from accounts.stripe_payments import stripe_customer_ensure
 from accounts.tenancy import Principal
+from core import clock
 from marketplace.agreements import agreement_activate
 from marketplace.errors import CheckoutNotNeeded, CheckoutUnavailable, NotAParty
 from marketplace.models import Agreement, CheckoutAttempt
@@ -224,7 +224,7 @@ def checkout_attempt_paid(
     attempt.customer_id = _id(intent.get("customer") or session.get("customer"))
     if intent.get("setup_future_usage") == "off_session":
         attempt.saved_payment_method_id = _id(intent.get("payment_method"))
-    attempt.completed_at = timezone.now()
+    attempt.completed_at = clock.now()
     already_paid = CheckoutAttempt.objects.filter(
         agreement=agreement, status=CheckoutAttempt.Status.PAID
     ).exists()

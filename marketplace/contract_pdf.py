@@ -9,6 +9,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from core.money import money_format
 from marketplace.models import Agreement
 from marketplace.selectors import (
     agreement_fee_total_minor,
@@ -16,7 +17,7 @@ from marketplace.selectors import (
     agreement_work_count,
     agreement_works,
 )
-from marketplace.terms import money_display, terms_display_rows, terms_of
+from marketplace.terms import terms_display_rows, terms_of
 
 # A Unicode font when the system has one (titles and names are not all Latin-1).
 _UNICODE_FONTS = (
@@ -72,7 +73,7 @@ def contract_pdf(*, agreement: Agreement) -> bytes:
         pdf.line_of(f"{label}: {value}")
     pdf.line_of(
         "Upfront fee payable: "
-        + money_display(agreement_fee_total_minor(agreement=agreement), agreement.currency)
+        + money_format(agreement_fee_total_minor(agreement=agreement), agreement.currency)
     )
     pdf.line_of(f"Platform commission: {agreement.commission_bp / 100:.2f} % of every amount")
 

@@ -31,6 +31,7 @@ from django_fsm import FSMField, transition
 from accounts.models import ApiKey, Organisation, User
 from accounts.tenancy import TenantQuerySet
 from catalog.models import BASIS_POINTS_TOTAL, AiUse, Catalogue, PricingTerms, RightsShare, Work
+from core.fields import ClockDateTimeField
 
 _IMMUTABLE = pgtrigger.Protect(
     name="snapshot_is_immutable", operation=pgtrigger.Update | pgtrigger.Delete
@@ -235,8 +236,8 @@ class Offer(models.Model):
     expires_at = models.DateTimeField()
     # Whole catalogues the licensee asked for (their works are listed on each version).
     catalogues = models.ManyToManyField(Catalogue, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
@@ -310,7 +311,7 @@ class OfferVersion(PricingTerms):
     message = models.TextField(blank=True)
     respond_by = models.DateTimeField()
     works = models.ManyToManyField(Work, through="OfferVersionWork", related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("offer__licensee", "offer__licensor")
@@ -384,7 +385,7 @@ class OfferEvent(models.Model):
         ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     message = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("offer__licensee", "offer__licensor")
@@ -481,7 +482,7 @@ class CheckoutAttempt(models.Model):
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
@@ -545,7 +546,7 @@ class SigningKey(models.Model):
     # Raw 32-byte Ed25519 public key, base64url without padding.
     public_key = models.CharField(max_length=64)
     private_key_pem = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -618,7 +619,7 @@ class Notification(models.Model):
     )
     email = models.BooleanField(default=False)
     emailed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()

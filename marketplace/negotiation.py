@@ -18,12 +18,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import Organisation
 from accounts.tenancy import Principal
 from catalog.models import BASIS_POINTS_TOTAL, Catalogue, Work
 from catalog.selectors import licensable_works, works_not_licensable
+from core import clock
 from marketplace.agreements import agreement_create_from_offer
 from marketplace.errors import (
     InvalidSelection,
@@ -222,7 +222,7 @@ def offer_request(
         raise NotAParty("You do not act for this licensee.")
     if licensee.kind != Organisation.Kind.AI_DEVELOPER:
         raise NotAParty("Only an AI developer organisation can ask for a licence.")
-    now = timezone.now()
+    now = clock.now()
     requested_uses = terms_clean({"permitted_uses": list(uses)})["permitted_uses"]
     catalogues = _catalogues(catalogue_ids, requested_uses) if catalogue_ids else []
     works = _works(work_ids) if work_ids else []
@@ -288,7 +288,7 @@ def _locked_open_offer(offer_id: int, *, version: int | None) -> Offer:
             f"version {offer.latest_version} is.",
             current=offer_current(offer=offer),
         )
-    if offer.expires_at <= timezone.now():
+    if offer.expires_at <= clock.now():
         raise OfferClosed(
             f"This offer expired at {offer.expires_at:%d %b %Y %H:%M} UTC.",
             current=offer_current(offer=offer),
@@ -323,7 +323,7 @@ def offer_counter(
     narrows it (e.g. to drop works whose consent was withdrawn)."""
     offer = _locked_open_offer(offer.pk, version=version)
     party = _answering_party(offer, principal)
-    now = timezone.now()
+    now = clock.now()
     previous = offer_latest_version(offer=offer)
     clean = terms_clean(terms or {}, base=terms_of(previous))
     deadline = _respond_by(respond_by, now=now)
@@ -385,7 +385,7 @@ def offer_accept(*, principal: Principal, offer: Offer, version: int) -> Agreeme
     _check_licensable(offer_version_work_ids(version=accepted), accepted.permitted_uses)
     agreement = agreement_create_from_offer(offer=offer, version=accepted)
     offer.accept()
-    offer.closed_at = timezone.now()
+    offer.closed_at = clock.now()
     offer.save(update_fields=["status", "closed_at", "updated_at"])
     _record(offer, accepted, OfferEvent.Kind.ACCEPTED, principal=principal, party=party)
     notification_create(
@@ -434,7 +434,7 @@ def offer_withdraw(
 def _close(
     offer: Offer, kind: str, *, principal: Principal | None, party: str, message: str
 ) -> Offer:
-    offer.closed_at = timezone.now()
+    offer.closed_at = clock.now()
     offer.save(update_fields=["status", "closed_at", "updated_at"])
     latest = offer_latest_version(offer=offer)
     _record(offer, latest, kind, principal=principal, party=party, message=message)
@@ -454,7 +454,7 @@ def _close(
 
 def offer_expire(*, offer_id: int, now: datetime | None = None) -> bool:
     """Expire an open offer whose deadline has passed. Returns whether it expired now."""
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         offer = (
             Offer.objects.select_for_update(of=("self",))
@@ -471,7 +471,7 @@ def offer_expire(*, offer_id: int, now: datetime | None = None) -> bool:
 
 def offers_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Expire open offers past their deadline (the beat job); each in its own transaction."""
-    now = now or timezone.now()
+    now = now or clock.now()
     due = Offer.objects.filter(status__in=Offer.OPEN_STATUSES, expires_at__lte=now).values_list(
         "id", flat=True
     )[:limit]

@@ -11,10 +11,10 @@ import structlog
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import Organisation
 from accounts.tenancy import Principal
+from core import clock
 from marketplace.models import Agreement, Notification, Offer
 from marketplace.selectors import notification_list, notification_recipients
 
@@ -71,7 +71,7 @@ def notification_email_send(*, notification_id: int) -> bool:
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 recipient_list=recipients,
             )
-        notification.emailed_at = timezone.now()
+        notification.emailed_at = clock.now()
         notification.save(update_fields=["emailed_at"])
     log.info("notification_emailed", notification=notification_id, recipients=len(recipients))
     return bool(recipients)
@@ -82,4 +82,4 @@ def notification_mark_read(*, principal: Principal, notification_id: int | None 
     unread = notification_list(principal=principal, unread=True)
     if notification_id is not None:
         unread = unread.filter(pk=notification_id)
-    return Notification.objects.filter(pk__in=unread.values("pk")).update(read_at=timezone.now())
+    return Notification.objects.filter(pk__in=unread.values("pk")).update(read_at=clock.now())

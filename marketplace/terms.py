@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from catalog.models import BASIS_POINTS_TOTAL, AiUse, PricingTerms
+from core.money import currency_exponent, money_format
 from marketplace.models import Agreement
 
 RATE_FIELDS = (
@@ -79,12 +80,6 @@ MAX_RATE = Decimal("99999999999999.9999999999")
 MAX_AMOUNT_MINOR = 99_999_999_999
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-# ISO 4217 currencies whose minor unit is not a hundredth.
-_CURRENCY_EXPONENT = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
 
 
 def terms_of(source: PricingTerms) -> dict[str, Any]:
@@ -177,6 +172,7 @@ def _currency(value: Any) -> str:
     code = value.strip().upper() if isinstance(value, str) else ""
     if not _CURRENCY.match(code):
         raise ValueError("A three-letter ISO 4217 code, e.g. USD.")
+    currency_exponent(code)  # an unknown code raises, saying so
     return code
 
 
@@ -248,25 +244,13 @@ def territory_span(code: str) -> tuple[int, int]:
 
 
 # --- Display -------------------------------------------------------------------------------
-def currency_exponent(currency: str) -> int:
-    return _CURRENCY_EXPONENT.get(currency.upper(), 2)
-
-
-def money_display(amount_minor: int | Decimal, currency: str) -> str:
-    """'USD 1,200.00' from 120000 minor units; exact, so fractions of a cent show too."""
-    exponent = currency_exponent(currency)
-    major = Decimal(amount_minor).scaleb(-exponent)
-    places = max(exponent, -major.normalize().as_tuple().exponent)  # type: ignore[operator]
-    return f"{currency.upper()} {major:,.{places}f}"
-
-
 def term_display(name: str, value: Any, currency: str) -> str:
     if value is None:
         return "—"
     if name in ("upfront_fee_minor", "minimum_guarantee_minor"):
-        return money_display(value, currency)
+        return money_format(value, currency)
     if name in RATE_FIELDS:
-        return money_display(Decimal(value), currency)
+        return money_format(Decimal(value), currency)
     if name == "revenue_share_bp":
         return f"{Decimal(value) / 100:.2f} %"
     if isinstance(value, bool):

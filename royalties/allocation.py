@@ -2,7 +2,10 @@
 
 ``allocate_pool`` splits one agreement's pool for a period (integer minor units, after
 commission) among its (work, rights holder) pairs and carries every sub-minor-unit remainder
-forward per pair. ``split_by_basis_points`` is the carry-free split for one-off amounts.
+forward per pair. For one-off amounts, ``core.money.apportion.apportion`` is the same rule
+started from an empty carry: both run the steps that module holds (``largest_remainder`` to
+record entitlements, ``carry_forward_step`` for rules a to c below), so a pool allocated from
+an empty carry and the same split apportioned agree unit for unit.
 
 Exact entitlement
 -----------------
@@ -85,22 +88,27 @@ Guarantees (N = pairs in the agreement's carry state), with proof sketches
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from math import lcm
 from typing import Generic, TypeVar
 
-from royalties.rounding import exact_arithmetic
+from core.money.apportion import (
+    PER_MINOR_UNIT,
+    RECORDED_PLACES,
+    carry_forward_step,
+    integer_weights,
+    largest_remainder,
+)
+from core.money.rounding import exact_arithmetic
 
-ENTITLEMENT_PLACES = 18
-"""Decimal places of a minor unit to which entitlements are recorded."""
+ENTITLEMENT_PLACES = RECORDED_PLACES
+"""Decimal places of a minor unit to which entitlements are recorded (18)."""
 
 BASIS_POINTS_WHOLE = 10_000
 """Basis points in 100 %; every split sums to this."""
 
-_PER_MINOR_UNIT = 10**ENTITLEMENT_PLACES  # recorded entitlement units per minor unit
+_PER_MINOR_UNIT = PER_MINOR_UNIT  # recorded entitlement units per minor unit
 
 WorkId = TypeVar("WorkId", bound=Hashable)
 HolderId = TypeVar("HolderId", bound=Hashable)
@@ -155,8 +163,8 @@ def allocate_pool(
         splits=splits,
     )
     entitled = [before + added for before, added in zip(entitled, period, strict=True)]
-    units = _units_for_period(
-        entitled=entitled, allocated=allocated, period=period, pool_minor=pool_minor
+    units = carry_forward_step(
+        entitled=entitled, allocated=allocated, period=period, units=pool_minor
     )
     return _result(
         pairs=pairs,
@@ -166,29 +174,6 @@ def allocate_pool(
         allocated=allocated,
         units=units,
     )
-
-
-def split_by_basis_points(
-    *, amount_minor: int, shares: Mapping[HolderId, int]
-) -> dict[HolderId, int]:
-    """Split a one-off amount by basis points, largest remainder, no carry.
-
-    Each holder gets ``floor(amount * bp / 10,000)``; the units left over go to the largest
-    remainders, ties to the smallest holder id. A negative amount (a reversal) splits as the
-    exact negation of the positive amount. Prefer ``allocate_pool`` whenever carry state exists.
-    """
-    _require_int(amount_minor, name="amount_minor")
-    _require_shares(shares, owner="shares")
-    magnitude = abs(amount_minor)
-    holders = _sorted_ids(shares)
-    floors_and_remainders = [divmod(magnitude * shares[h], BASIS_POINTS_WHOLE) for h in holders]
-    parts = [whole for whole, _ in floors_and_remainders]
-    leftover = magnitude - sum(parts)
-    remainders = [remainder for _, remainder in floors_and_remainders]
-    for index in _largest_first(remainders, count=leftover):
-        parts[index] += 1
-    sign = -1 if amount_minor < 0 else 1
-    return {holder: sign * part for holder, part in zip(holders, parts, strict=True)}
 
 
 # --- validation -------------------------------------------------------------------------
@@ -313,12 +298,9 @@ def _read_carries(
 
 def _integer_weights(work_weights: Mapping[WorkId, Decimal], pool_minor: int) -> dict[WorkId, int]:
     """The weights as integers in the same proportions (exact: scaled to a common denominator)."""
-    ratios = {}
     for work, weight in work_weights.items():
         _require_weight(work, weight)
-        ratios[work] = weight.as_integer_ratio()
-    common = lcm(*{denominator for _, denominator in ratios.values()})
-    weights = {work: n * (common // d) for work, (n, d) in ratios.items()}
+    weights = dict(zip(work_weights, integer_weights(list(work_weights.values())), strict=True))
     if pool_minor > 0 and not any(weights.values()):
         if not weights:
             raise ValueError(f"pool of {pool_minor} minor units but no works to allocate it to")
@@ -334,128 +316,14 @@ def _period_entitlements(
     weights: Mapping[WorkId, int],
     splits: Mapping[WorkId, Mapping[HolderId, int]],
 ) -> list[int]:
-    """This period's entitlement per pair in 1e-18 units, summing exactly to the pool."""
-    if pool_minor == 0:
-        return [0] * len(pairs)
-    denominator = sum(weights.values()) * BASIS_POINTS_WHOLE
-    pool = pool_minor * _PER_MINOR_UNIT
-    work_numerators = {work: pool * weight for work, weight in weights.items()}
-    floors: list[int] = []
-    remainders: list[int] = []
-    for work, holder in pairs:
-        bp = splits[work].get(holder, 0) if work in splits else 0
-        whole, remainder = divmod(work_numerators[work] * bp, denominator) if bp else (0, 0)
-        floors.append(whole)
-        remainders.append(remainder)
-    for index in _largest_first(remainders, count=pool - sum(floors)):
-        floors[index] += 1
-    return floors
-
-
-def _units_for_period(
-    *, entitled: list[int], allocated: list[int], period: list[int], pool_minor: int
-) -> list[int]:
-    """Units per pair this period: the rule of the module docstring."""
-    outstanding = [e - p * _PER_MINOR_UNIT for e, p in zip(entitled, allocated, strict=True)]
-    whole_units_owed = [owed // _PER_MINOR_UNIT if owed > 0 else 0 for owed in outstanding]
-    if sum(whole_units_owed) > pool_minor:
-        return _units_to_most_owed(
-            outstanding=outstanding, whole_units_owed=whole_units_owed, units=pool_minor
-        )
-    granted = whole_units_owed  # every pair is now less than one unit behind
-    spare_units = pool_minor - sum(granted)
-    for index in _soonest_deadlines(
-        outstanding=outstanding,
-        entitled=entitled,
-        period=period,
-        pool_minor=pool_minor,
-        count=spare_units,
-    ):
-        granted[index] += 1
-    return granted
-
-
-def _soonest_deadlines(
-    *,
-    outstanding: list[int],
-    entitled: list[int],
-    period: list[int],
-    pool_minor: int,
-    count: int,
-) -> list[int]:
-    """The ``count`` pairs owed a fraction that would soonest fall a whole unit behind.
-
-    A pair owed ``f`` (0 < f < 1) after its whole units falls a unit behind once another
-    ``(1 - f) / rate`` of pool arrives, where rate is its share of each unit of pool: we take
-    the larger of this period's share and its cumulative share, both exact when proportions
-    are fixed. Deadlines are compared to 1e-18 of a minor unit, then the larger amount owed
-    first, then (work, holder) ascending.
-    """
-    if count == 0:
-        return []
-    cumulative_pool = sum(entitled) // _PER_MINOR_UNIT
-    size = len(outstanding)
-    keys = []
-    for index, (owed, total, added) in enumerate(zip(outstanding, entitled, period, strict=True)):
-        fraction = owed % _PER_MINOR_UNIT if owed > 0 else 0
-        if not fraction:
-            continue  # not owed a fraction: one more unit would pay it a whole unit ahead
-        slack = _PER_MINOR_UNIT - fraction
-        # total > 0 here, since the pair is owed something.
-        deadline = slack * cumulative_pool * _PER_MINOR_UNIT // total
-        if added:
-            deadline = min(deadline, slack * pool_minor * _PER_MINOR_UNIT // added)
-        # One int per candidate sorts much faster than tuples: (deadline, slack, index).
-        keys.append((deadline * _PER_MINOR_UNIT + slack) * size + index)
-    if count > len(keys):
-        raise AssertionError("more spare units than pairs owed a fraction")
-    chosen = heapq.nsmallest(count, keys) if count * 8 < len(keys) else sorted(keys)[:count]
-    return [key % size for key in chosen]
-
-
-def _units_to_most_owed(
-    *, outstanding: list[int], whole_units_owed: list[int], units: int
-) -> list[int]:
-    """Rule (c): each unit in turn to the pair owed the most, ties to the smaller index.
-
-    Handing units out one by one would take as many steps as the pool has units. Instead, give
-    every pair all the whole units it is owed (more than the pool, else rule (c) would not
-    run), then take back the surplus from the smallest claims, which are exactly the ones the
-    one-by-one rule would reach last: a pair owed ``w`` whole units and a fraction ``f`` claimed
-    its units while owed ``w + f``, ..., ``1 + f``. The surplus is fewer than the number of
-    pairs, since only pairs paid ahead (by less than one unit each) push the claims past the
-    pool; so this is O(n log n).
-    """
-    granted = list(whole_units_owed)
-    surplus = sum(granted) - units
-    # Smallest claim first; among equal claims the larger index, which the rule reaches last.
-    heap = [
-        (_PER_MINOR_UNIT + owed % _PER_MINOR_UNIT, -index)
-        for index, owed in enumerate(outstanding)
-        if granted[index]
+    """This period's entitlement per pair in 1e-18 units, summing exactly to the pool: the pool
+    at that scale by largest remainder, each pair weighted by its work's weight times its basis
+    points (so the weights sum to ``sum(weights) * 10,000``), ties in pair order."""
+    pair_weights = [
+        weights[work] * splits[work].get(holder, 0) if work in splits else 0
+        for work, holder in pairs
     ]
-    heapq.heapify(heap)
-    for _ in range(surplus):
-        claim, negated_index = heapq.heappop(heap)
-        granted[-negated_index] -= 1
-        if granted[-negated_index]:
-            heapq.heappush(heap, (claim + _PER_MINOR_UNIT, negated_index))
-    return granted
-
-
-def _largest_first(remainders: list[int], *, count: int) -> list[int]:
-    """Indices of the ``count`` largest positive remainders; ties to the smaller index."""
-    if count <= 0:
-        return []
-    size = len(remainders)
-    # One int per candidate sorts much faster than tuples; the low digits break ties by index.
-    keys = [r * size + (size - 1 - i) for i, r in enumerate(remainders) if r > 0]
-    if count > len(keys):
-        raise AssertionError("largest remainder: more units than positive remainders")
-    chosen = (
-        heapq.nlargest(count, keys) if count * 8 < len(keys) else sorted(keys, reverse=True)[:count]
-    )
-    return [size - 1 - key % size for key in chosen]
+    return largest_remainder(total=pool_minor * _PER_MINOR_UNIT, weights=pair_weights)
 
 
 def _result(

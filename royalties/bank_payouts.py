@@ -26,11 +26,11 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts import stripe_gateway
 from accounts.models import StripeEvent
 from accounts.stripe_events import stripe_event_handler
+from core import clock
 from royalties.ledger import LegSpec, journal_post, journal_reverse, ledger_account_for
 from royalties.models.ledger import (
     AccountCode,
@@ -52,7 +52,7 @@ def _open_day(day: dt.date) -> dt.date:
     closed = AccountingPeriod.objects.filter(
         year=day.year, month=day.month, status=PeriodStatus.CLOSED
     ).exists()
-    return timezone.now().date() if closed else day
+    return clock.today() if closed else day
 
 
 @transaction.atomic
@@ -103,7 +103,7 @@ def bank_payout_unwind(*, payout_id: str, status: str) -> JournalEntry | None:
         return None
     return journal_reverse(
         entry=entry,
-        effective_date=_open_day(timezone.now().date()),
+        effective_date=_open_day(clock.today()),
         memo=f"Stripe payout {payout_id} {status}: the money is back in the Stripe balance",
         idempotency_key=f"stripe:{payout_id}:{status}",
     )

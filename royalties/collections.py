@@ -25,12 +25,13 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet, Sum
-from django.utils import timezone
 
 from accounts import stripe_gateway
 from accounts.models import Membership, Organisation, StripePayment
 from accounts.stripe_payments import off_session_payment_method_for, stripe_payment_sync
 from accounts.tenancy import Principal
+from core import clock
+from core.money import apportion, money_format
 from royalties.ledger import LegSpec, holder_balances, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry, JournalLeg
 from royalties.models.payouts import Collection
@@ -128,10 +129,22 @@ def collection_charge(*, collection_id: int, base_url: str = "") -> Collection:
         collection = Collection.objects.select_for_update().get(pk=collection_id)
         if collection.status not in (Collection.Status.DUE, Collection.Status.FAILED):
             return collection
-        if collection.next_attempt_at and collection.next_attempt_at > timezone.now():
+        if collection.next_attempt_at and collection.next_attempt_at > clock.now():
             return collection
-        attempt = collection.attempts + 1
-    saved = off_session_payment_method_for(organisation=collection.licensee)
+        saved = off_session_payment_method_for(organisation=collection.licensee)
+        if saved is None:
+            attempt = 0
+        elif collection.status == Collection.Status.DUE and collection.attempts > 0:
+            # An attempt is already under way (or succeeded, and its webhook will post it):
+            # send the same attempt again, under the same key, so Stripe answers with the
+            # same PaymentIntent instead of charging a second time.
+            attempt = collection.attempts
+        else:
+            # Reserve the attempt before calling Stripe, so a concurrent or retried caller
+            # derives the same idempotency key.
+            attempt = collection.attempts + 1
+            collection.attempts = attempt
+            collection.save(update_fields=["attempts"])
     if saved is None:
         return _collection_checkout_open(collection, base_url=base_url)
     customer_id, payment_method_id = saved
@@ -172,7 +185,7 @@ def _collection_declined(collection_id: int, *, attempt: int, reason: str) -> Co
             collection.next_attempt_at = None
         else:
             collection.mark_failed()
-            collection.next_attempt_at = timezone.now() + COLLECTION_RETRY_SCHEDULE[attempt - 1]
+            collection.next_attempt_at = clock.now() + COLLECTION_RETRY_SCHEDULE[attempt - 1]
         collection.save(update_fields=["status", "attempts", "failure_reason", "next_attempt_at"])
     logger.warning("collection_declined", collection_id=collection_id, status=collection.status)
     return collection
@@ -217,7 +230,7 @@ def collection_checkout_for(*, collection: Collection, base_url: str = "") -> Co
 
 def collections_remind_unpaid(*, now: dt.datetime | None = None) -> int:
     """Email the licensee's members about collections still unpaid (beat)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     due = Collection.objects.filter(
         status__in=[Collection.Status.DUE, Collection.Status.FAILED, Collection.Status.OVERDUE]
     ).exclude(last_reminded_at__gt=now - REMINDER_INTERVAL)
@@ -230,9 +243,9 @@ def collections_remind_unpaid(*, now: dt.datetime | None = None) -> int:
         )
         if not emails:
             continue
+        amount = money_format(collection.amount_due_minor, collection.currency)
         send_mail(
-            subject=f"TrainRight: {collection.amount_due_minor / 100:.2f} "
-            f"{collection.currency} due",
+            subject=f"TrainRight: {amount} due",
             message=(
                 f"Your usage royalties for {collection.run} are unpaid "
                 f"({collection.get_status_display()}). Pay from your dashboard"
@@ -283,7 +296,7 @@ def collection_record_payment(*, collection_id: int, charge_id: str) -> Collecti
             fee_minor=fee,
             shares=shares,
         )
-        today = timezone.now().date()
+        today = clock.today()
         entry = journal_post(
             kind=EntryKind.COLLECTION,
             currency=currency,
@@ -302,7 +315,7 @@ def collection_record_payment(*, collection_id: int, charge_id: str) -> Collecti
         collection.mark_paid()
         collection.charge_id = charge_id
         collection.stripe_fee_minor = fee
-        collection.collected_at = timezone.now()
+        collection.collected_at = clock.now()
         collection.journal_entry = entry
         collection.failure_reason = ""
         collection.next_attempt_at = None
@@ -358,9 +371,9 @@ def _holder_fee_parts(gross: int, shares: dict[int, int], fee: int) -> dict[int,
     fee is the platform's expense (the default)."""
     if not getattr(settings, "STRIPE_FEES_PASSED_TO_CREATORS", False) or fee <= 0:
         return {}
-    weights: dict[object, int] = {"commission": max(gross - sum(shares.values()), 0)}
-    weights.update({holder_id: share for holder_id, share in shares.items() if share > 0})
-    parts = _apportion(fee, weights)
+    parts = _apportion_to_commission_and_holders(
+        fee, commission=gross - sum(shares.values()), shares=shares
+    )
     return {
         holder_id: min(int(parts[holder_id]), share)
         for holder_id, share in shares.items()
@@ -409,7 +422,7 @@ def collection_payouts_schedule(*, collection_id: int) -> int:
 def collections_recently_paid(*, within: dt.timedelta = dt.timedelta(days=2)) -> list[int]:
     return list(
         Collection.objects.filter(
-            status=Collection.Status.PAID, collected_at__gte=timezone.now() - within
+            status=Collection.Status.PAID, collected_at__gte=clock.now() - within
         ).values_list("pk", flat=True)
     )
 
@@ -426,17 +439,18 @@ def collection_for_payment_intent(*, metadata: dict[str, object]) -> Collection 
 # --- Refunds and lost disputes -------------------------------------------------------------------
 
 
-def _apportion(total: int, weights: dict[object, int]) -> dict[object, int]:
-    """Split ``total`` in proportion to ``weights`` exactly (largest remainder)."""
-    whole = sum(weights.values())
-    if whole <= 0 or total == 0:
+def _apportion_to_commission_and_holders(
+    total: int, *, commission: int, shares: dict[int, int]
+) -> dict[int | str, int]:
+    """Split ``total`` in proportion to the commission and the holders' shares of a payment
+    (``core.money.apportion``), ties to the holders in ascending id, then the commission. A
+    negative commission or share (a credit larger than the earnings) weighs nothing. Nothing
+    to weigh by (no commission, no positive share): all zero."""
+    weights: dict[int | str, int] = {holder: max(shares[holder], 0) for holder in sorted(shares)}
+    weights["commission"] = max(commission, 0)
+    if not any(weights.values()):
         return dict.fromkeys(weights, 0)
-    floors = {key: total * weight // whole for key, weight in weights.items()}
-    left = total - sum(floors.values())
-    by_remainder = sorted(weights, key=lambda key: (-(total * weights[key] % whole), str(key)))
-    for key in by_remainder[:left]:
-        floors[key] += 1
-    return floors
+    return apportion(amount_minor=total, weights=weights)
 
 
 def collection_clawback(
@@ -466,11 +480,9 @@ def collection_clawback(
 
     currency = collection.currency
     shares = collection_holder_shares(collection=collection)
-    commission = collection.amount_due_minor - sum(shares.values())
-    weights: dict[object, int] = {"commission": commission}
-    for holder_id, share in shares.items():
-        weights[holder_id] = share
-    parts = _apportion(amount_minor, weights)
+    parts = _apportion_to_commission_and_holders(
+        amount_minor, commission=collection.amount_due_minor - sum(shares.values()), shares=shares
+    )
     source = AccountCode.PLATFORM_CASH if kind == EntryKind.REFUND else AccountCode.DISPUTE_LOSSES
     legs = [LegSpec(_account(source, currency), -amount_minor)]
     if parts["commission"]:
@@ -509,7 +521,7 @@ def collection_clawback(
         entry = journal_post(
             kind=kind,
             currency=currency,
-            effective_date=timezone.now().date(),
+            effective_date=clock.today(),
             legs=legs,
             memo=f"{kind.title()} of collection {collection.pk}",
             reference=f"collection:{collection.pk}",
@@ -529,7 +541,7 @@ def _queue_clawbacks(holder_ids: list[int], currency: str, reason_key: str) -> N
 
 
 def collections_due_for_retry(*, now: dt.datetime | None = None) -> list[int]:
-    now = now or timezone.now()
+    now = now or clock.now()
     return list(
         Collection.objects.filter(
             status=Collection.Status.FAILED, next_attempt_at__lte=now

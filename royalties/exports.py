@@ -17,7 +17,6 @@ account's movement in the period (its trial-balance change).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import os
 import tempfile
@@ -29,13 +28,14 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 from openpyxl import Workbook
 
 from accounts.models import User
+from core import clock
+from core.money import major_text
 from royalties.models.ledger import JournalLeg
 from royalties.models.reconciliation import FinanceExport
-from royalties.reports import Report, ReportFilters, format_major, report_build
+from royalties.reports import Report, ReportFilters, report_build
 
 JOURNAL_COLUMNS = (
     "date",
@@ -144,8 +144,8 @@ def journal_rows(filters: ReportFilters) -> Iterator[tuple[str, ...]]:
             str(entry_id),
             account_code_label(code, organisation_id, subledger),
             currency,
-            format_major(amount, currency) if amount > 0 else "",
-            format_major(-amount, currency) if amount < 0 else "",
+            major_text(amount, currency) if amount > 0 else "",
+            major_text(-amount, currency) if amount < 0 else "",
             leg_memo or entry_memo,
             reference,
             stripe_id or "",
@@ -278,7 +278,7 @@ def finance_export_build(*, export_id: int) -> FinanceExport:
         status=FinanceExport.Status.COMPLETED,
         file_path=str(path),
         filename=filename,
-        completed_at=timezone.now(),
+        completed_at=clock.now(),
     )
     return FinanceExport.objects.get(pk=export_id)
 
@@ -320,5 +320,5 @@ def file_chunks(
 
 
 def export_file_name(kind: str, filters: ReportFilters, extension: str) -> str:
-    stamp = dt.date.today().isoformat() if filters.period is None else filters.period.label
+    stamp = clock.today().isoformat() if filters.period is None else filters.period.label
     return f"{kind}_{stamp}_{filters.currency or 'all'}.{extension}"

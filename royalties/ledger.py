@@ -128,9 +128,9 @@ import pghistory
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet, Sum
-from django.utils import timezone
 
 from accounts.models import Membership, Organisation, User
+from core import clock
 from royalties.models.ledger import (
     ACCOUNT_KIND_BY_CODE,
     CURRENCY_CODE_REGEX,
@@ -220,7 +220,7 @@ def ledger_account_ids_for_organisations(
             f"""
             INSERT INTO {_ACCOUNT_TABLE}
                 (code, kind, organisation_id, currency, subledger_key, created_at)
-            SELECT %(code)s, %(kind)s, o.id, %(currency)s, %(subledger_key)s, now()
+            SELECT %(code)s, %(kind)s, o.id, %(currency)s, %(subledger_key)s, %(now)s
               FROM {_ORGANISATION_TABLE} o
              WHERE o.id = ANY(%(ids)s) AND o.kind = %(organisation_kind)s
                AND NOT EXISTS (
@@ -237,6 +237,7 @@ def ledger_account_ids_for_organisations(
                 "subledger_key": subledger_key,
                 "ids": wanted,
                 "organisation_kind": ORGANISATION_KIND_BY_CODE[code],
+                "now": clock.now(),
             },
         )
     account_ids = dict(
@@ -645,7 +646,7 @@ def period_close(*, period: AccountingPeriod, actor: User) -> AccountingPeriod:
     if locked.status == PeriodStatus.CLOSED:
         raise LedgerError(f"Accounting period {locked.label} is already closed.")
     with pghistory.context(action="period_close", actor_id=actor.pk):
-        locked.close(by=actor, at=timezone.now())
+        locked.close(by=actor, at=clock.now())
         locked.save(update_fields=["status", "closed_at", "closed_by"])
     return locked
 
@@ -664,7 +665,7 @@ def period_reopen(*, period: AccountingPeriod, actor: User, reason: str) -> Acco
     if locked.status != PeriodStatus.CLOSED:
         raise LedgerError(f"Accounting period {locked.label} is not closed.")
     with pghistory.context(action="period_reopen", actor_id=actor.pk, reason=reason):
-        locked.reopen(by=actor, at=timezone.now(), reason=reason)
+        locked.reopen(by=actor, at=clock.now(), reason=reason)
         locked.save(update_fields=["status", "reopened_at", "reopened_by", "reopen_reason"])
     return locked
 

@@ -25,12 +25,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
-from django.utils import timezone
 
 from accounts import stripe_gateway
 from accounts.models import Organisation, StripeConnectedAccount, User
 from accounts.stripe_connect import connected_account_for
 from accounts.tenancy import Principal
+from core import clock
+from core.money import UnknownCurrencyError, currency_exponent
 from royalties.ledger import LegSpec, holder_balances, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry
 from royalties.models.payouts import Payout, PayoutThreshold
@@ -132,6 +133,8 @@ def payout_position(*, holder: Organisation, currency: str) -> PayoutPosition:
     reason = _transfer_blocker(connected_account_for(organisation=holder))
     if not reason and reserved:
         reason = "A payout is on its way."
+    if not reason and available <= 0:
+        reason = "Nothing payable yet."
     if not reason and available < minimum:
         reason = f"Below Stripe's minimum payout ({minimum} minor units): carried forward."
     can_pay_now = not reason
@@ -246,6 +249,10 @@ def payout_threshold_set(
 ) -> PayoutThreshold:
     if minimum_minor < 0:
         raise PayoutError("A payout threshold cannot be negative.", code="threshold")
+    try:
+        currency_exponent(currency)
+    except UnknownCurrencyError as error:
+        raise PayoutError(str(error), code="currency") from None
     with pghistory.context(action="payout_threshold_set", actor_id=actor.pk if actor else None):
         row, _ = PayoutThreshold.objects.update_or_create(
             holder=holder, currency=currency.upper(), defaults={"minimum_minor": minimum_minor}
@@ -265,7 +272,7 @@ def _recover(holder: Organisation, currency: str, available: int, recoverable: i
     journal_post(
         kind=EntryKind.RECOVERY,
         currency=currency,
-        effective_date=timezone.now().date(),
+        effective_date=clock.today(),
         legs=[
             LegSpec(_account(AccountCode.HOLDER_PAYABLE, currency, holder), amount),
             LegSpec(_account(AccountCode.HOLDER_RECOVERABLE, currency, holder), -amount),
@@ -380,11 +387,11 @@ def payout_send(*, payout_id: int) -> Payout:
         payout = Payout.objects.select_for_update().get(pk=payout_id)
         if payout.on_hold or payout.status not in Payout.OPEN_STATUSES:
             return payout
-        if payout.next_attempt_at and payout.next_attempt_at > timezone.now():
+        if payout.next_attempt_at and payout.next_attempt_at > clock.now():
             return payout
         payout.mark_sent()
         payout.attempts += 1
-        payout.sent_at = timezone.now()
+        payout.sent_at = clock.now()
         payout.save(update_fields=["status", "attempts", "sent_at"])
     try:
         transfer = stripe_gateway.transfer_create(
@@ -412,8 +419,8 @@ def _payout_attempt_failed(payout_id: int, error: stripe_gateway.GatewayError) -
         if retryable and payout.attempts < _max_attempts():
             payout.mark_retry()
             payout.failure_reason = reason
-            payout.next_attempt_at = timezone.now() + _retry_delay(payout.attempts)
-            delay = (payout.next_attempt_at - timezone.now()).total_seconds()
+            payout.next_attempt_at = clock.now() + _retry_delay(payout.attempts)
+            delay = (payout.next_attempt_at - clock.now()).total_seconds()
             transaction.on_commit(lambda: _queue_send(payout_id, countdown=max(delay, 0.01)))
         else:
             payout.mark_failed()
@@ -435,7 +442,7 @@ def payout_record_transfer(*, payout_id: int, transfer_id: str) -> Payout:
         entry = journal_post(
             kind=EntryKind.PAYOUT,
             currency=payout.currency,
-            effective_date=timezone.now().date(),
+            effective_date=clock.today(),
             legs=[
                 LegSpec(
                     _account(AccountCode.HOLDER_PAYABLE, payout.currency, payout.holder),
@@ -451,7 +458,7 @@ def payout_record_transfer(*, payout_id: int, transfer_id: str) -> Payout:
         payout.mark_paid()
         payout.transfer_id = transfer_id
         payout.journal_entry = entry
-        payout.paid_at = timezone.now()
+        payout.paid_at = clock.now()
         payout.failure_reason = ""
         payout.next_attempt_at = None
         payout.save(
@@ -516,7 +523,7 @@ def payout_hold(*, payout: Payout, on_hold: bool, actor: User) -> Payout:
 
 def payouts_resume_due(*, stale_after: dt.timedelta = dt.timedelta(minutes=5)) -> int:
     """Queue again the payouts a retry or a crashed worker left behind (beat)."""
-    now = timezone.now()
+    now = clock.now()
     due = (
         list(
             Payout.objects.filter(
@@ -589,7 +596,7 @@ def payout_reversal_record(
         journal_post(
             kind=EntryKind.PAYOUT_REVERSAL,
             currency=payout.currency,
-            effective_date=timezone.now().date(),
+            effective_date=clock.today(),
             legs=[
                 LegSpec(_account(AccountCode.PLATFORM_CASH, payout.currency), amount_minor),
                 LegSpec(

@@ -1,7 +1,7 @@
 """Rating usage under an agreement's terms, exactly.
 
 A usage line is priced in exact ``Decimal`` minor units (never rounded here); the caller sums
-an agreement's lines for the period and rounds once with ``rounding.to_minor_units``.
+an agreement's lines for the period and rounds once with ``core.money.rounding.to_minor_units``.
 
 Metrics and their pricing units:
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from royalties.rounding import exact_arithmetic, to_minor_units
+from core.money.rounding import exact_arithmetic, to_minor_units
 
 BASIS_POINTS_WHOLE = 10_000
 """Basis points in 100 %."""

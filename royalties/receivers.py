@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from django.utils import timezone
 
+from core import clock
 from marketplace.signals import UpfrontFeePayment
 from royalties.upfront_fees import upfront_fee_post
 
@@ -30,7 +30,7 @@ def post_upfront_fee_on_activation(
             amount_minor=payment.amount_minor,
             currency=payment.currency,
             recoupable=payment.recoupable_advance,
-            paid_on=timezone.now().date(),
+            paid_on=clock.today(),
         )
     except Exception:
         logger.exception("upfront_fee_post_failed", agreement_id=agreement_id)

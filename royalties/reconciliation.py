@@ -54,11 +54,11 @@ from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
-from django.utils import timezone
 
 from accounts import stripe_gateway
 from accounts.models import Membership, Organisation, User
 from accounts.tenancy import Principal
+from core import clock
 from royalties.bank_payouts import bank_payout_record
 from royalties.ledger import (
     LegSpec,
@@ -220,7 +220,7 @@ def stripe_balance_transactions_import(
 
 def stripe_balance_transactions_import_recent(*, days: int = 3) -> int:
     """The daily import (Celery beat): the last few days, overlapping so nothing is missed."""
-    now = timezone.now()
+    now = clock.now()
     return stripe_balance_transactions_import(created_gte=now - dt.timedelta(days=days))
 
 
@@ -512,7 +512,7 @@ def _compare(run: ReconciliationRun, *, imported: int) -> None:
             .filter(stripe_object_id__in=object_ids)
             .exclude(status=ExceptionStatus.RESOLVED)
         )
-        now = timezone.now()
+        now = clock.now()
         for exception in open_exceptions:
             if (exception.stripe_object_id, exception.kind) not in found:
                 exception.resolve(
@@ -615,7 +615,7 @@ def reconciliation_exception_comment(
 def _adjustment_date(day: dt.date) -> dt.date:
     period = AccountingPeriod.objects.filter(year=day.year, month=day.month).first()
     if period is not None and period.status == PeriodStatus.CLOSED:
-        return timezone.now().date()
+        return clock.today()
     return day
 
 
@@ -644,7 +644,7 @@ def reconciliation_exception_resolve(
     elif resolution != Resolution.ACKNOWLEDGE:
         raise ReconciliationError(f"Unknown resolution {resolution!r}.")
     with pghistory.context(action="exception_resolve", actor_id=actor.pk, resolution=resolution):
-        locked.resolve(by=actor, at=timezone.now(), reason=reason)
+        locked.resolve(by=actor, at=clock.now(), reason=reason)
         locked.adjusting_entry = adjusting
         locked.save()
     return locked

@@ -22,10 +22,10 @@ from django.db import connection
 from django.db.models import Count, F, Sum
 
 from accounts.models import Organisation
-from marketplace.terms import currency_exponent
+from core import clock
+from core.money.rounding import exact_arithmetic, to_minor_units
 from royalties.ledger import trial_balance
 from royalties.models.ledger import AccountCode, AccountingPeriod, EntryKind, JournalLeg
-from royalties.rounding import exact_arithmetic, to_minor_units
 
 BILLING_KINDS = (EntryKind.UPFRONT_FEE, EntryKind.ADVANCE, EntryKind.USAGE_SETTLEMENT)
 """Entries that bill a licensee: licence revenue (gross, before commission)."""
@@ -71,16 +71,6 @@ class ReportFilters:
     def label(self) -> str:
         parts = [self.period.label if self.period else "all periods", self.currency or "all"]
         return "_".join(parts)
-
-
-def format_major(amount_minor: int, currency: str) -> str:
-    """Minor units as a plain decimal string in the currency's major unit (12345 USD → 123.45)."""
-    exponent = currency_exponent(currency)
-    if exponent == 0:
-        return str(amount_minor)
-    sign = "-" if amount_minor < 0 else ""
-    whole, fraction = divmod(abs(amount_minor), 10**exponent)
-    return f"{sign}{whole}.{fraction:0{exponent}d}"
 
 
 def _names(ids: set[int]) -> dict[int, str]:
@@ -246,7 +236,7 @@ HAVING sum(open_minor) <> 0
 
 
 def receivables_report(filters: ReportFilters, *, today: dt.date | None = None) -> Report:
-    as_of_day = filters.last_day or today or dt.datetime.now(tz=dt.UTC).date()
+    as_of_day = filters.last_day or today or clock.today()
     with connection.cursor() as cursor:
         cursor.execute(
             _AGEING_SQL,

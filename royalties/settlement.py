@@ -38,9 +38,9 @@ from typing import Any
 
 import structlog
 from django.db import connection, transaction
-from django.utils import timezone
 
 from accounts.models import User
+from core import clock
 from marketplace.models import Agreement, AgreementSplit
 from royalties.allocation import CarryState
 from royalties.ledger import (
@@ -152,7 +152,7 @@ def settlement_run_create(
     *, period_start: dt.date, actor: User | None = None, today: dt.date | None = None
 ) -> SettlementRun:
     """The run of the month starting ``period_start`` (made once; later calls return it)."""
-    today = today or timezone.now().date()
+    today = today or clock.today()
     if period_start.day != 1:
         raise SettlementError("A settlement period starts on the first day of a month.")
     period_end = next_month(period_start)
@@ -200,7 +200,7 @@ def settlement_run_start(
             if not run.chunks.exists():
                 _freeze_inputs(run)
             run.start()
-            run.started_at = timezone.now()
+            run.started_at = clock.now()
             run.save(update_fields=["status", "error", "started_at"])
         if dispatch:
             transaction.on_commit(lambda: _dispatch(run.pk))
@@ -419,12 +419,12 @@ def _ensure_positions(run: SettlementRun) -> None:
             INSERT INTO {TABLES["AgreementPosition"]}
                 (agreement_id, currency, fee_minor, recoupable, unrecouped_advance_minor,
                  recouped_minor, updated_at)
-            SELECT sa.agreement_id, sa.currency, 0, false, 0, 0, now()
+            SELECT sa.agreement_id, sa.currency, 0, false, 0, 0, %s
               FROM {TABLES["SettlementAgreement"]} sa
              WHERE sa.run_id = %s
             ON CONFLICT (agreement_id) DO NOTHING
             """,
-            [run.pk],
+            [clock.now(), run.pk],
         )
 
 
@@ -490,7 +490,7 @@ def settlement_chunk_settle(*, run_id: int, chunk_no: int) -> int:
         _write_chunk(run, agreement_ids, output)
         lines = _post_chunk(run, frozen)
         chunk.lines_rated = chunk.lines_total
-        chunk.done_at = timezone.now()
+        chunk.done_at = clock.now()
         chunk.save(update_fields=["lines_rated", "done_at"])
     logger.info("settlement_chunk_done", run_id=run_id, chunk_no=chunk_no, legs=lines)
     return chunk.lines_rated
@@ -787,14 +787,14 @@ def _write_chunk(run: SettlementRun, agreement_ids: list[int], output: _ChunkOut
                    credit_minor = v.credit, recouped_minor = v.recouped,
                    advance_restored_minor = v.restored, shortfall_minor = v.shortfall,
                    invoiced_minor = v.invoiced, commission_minor = v.commission,
-                   allocated_minor = v.allocated, settled_at = now()
+                   allocated_minor = v.allocated, settled_at = %s
               FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
                           %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
                    AS v(agreement_id, unrecouped, charge, credit, recouped, restored, shortfall,
                         invoiced, commission, allocated)
              WHERE sa.run_id = %s AND sa.agreement_id = v.agreement_id
             """,
-            [*map(list, zip(*output.results, strict=True)), run.pk],
+            [clock.now(), *map(list, zip(*output.results, strict=True)), run.pk],
         )
         if output.positions:
             ids, unrecouped, recouped = map(list, zip(*output.positions, strict=True))
@@ -802,14 +802,14 @@ def _write_chunk(run: SettlementRun, agreement_ids: list[int], output: _ChunkOut
                 f"""
                 UPDATE {TABLES["AgreementPosition"]} p
                    SET unrecouped_advance_minor = v.unrecouped, recouped_minor = v.recouped,
-                       updated_at = now()
+                       updated_at = %s
                   FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])
                        AS v(agreement_id, unrecouped, recouped)
                  WHERE p.agreement_id = v.agreement_id
                    AND (p.unrecouped_advance_minor, p.recouped_minor)
                        IS DISTINCT FROM (v.unrecouped, v.recouped)
                 """,
-                [ids, unrecouped, recouped],
+                [clock.now(), ids, unrecouped, recouped],
             )
 
 
@@ -832,13 +832,14 @@ def carry_write(cursor: Any, carries: list[tuple]) -> None:
         f"""
         INSERT INTO {TABLES["CarryBalance"]}
             (agreement_id, work_id, holder_id, entitled_exact, allocated_minor, updated_at)
-        SELECT agreement_id, work_id, holder_id, entitled_exact, allocated_minor, now()
+        SELECT agreement_id, work_id, holder_id, entitled_exact, allocated_minor, %s
           FROM settlement_carry_staging
         ON CONFLICT (agreement_id, work_id, holder_id) DO UPDATE
            SET entitled_exact = EXCLUDED.entitled_exact,
                allocated_minor = EXCLUDED.allocated_minor,
                updated_at = EXCLUDED.updated_at
-        """
+        """,
+        [clock.now()],
     )
     cursor.execute("TRUNCATE settlement_carry_staging")
 
@@ -1019,17 +1020,22 @@ def settlement_run_finalise(*, run_id: int) -> SettlementRun:
                 SELECT %(run)s, m.holder_id, m.currency, %(start)s, %(end)s,
                        COALESCE(p.closing_balance_minor, 0), m.earned,
                        COALESCE(p.closing_balance_minor, 0) + m.earned,
-                       COALESCE(c.carry, 0), m.line_count, m.digest, now()
+                       COALESCE(c.carry, 0), m.line_count, m.digest, %(now)s
                   FROM made m
                   LEFT JOIN previous p ON p.holder_id = m.holder_id AND p.currency = m.currency
                   LEFT JOIN carried c ON c.holder_id = m.holder_id AND c.currency = m.currency
                 ON CONFLICT (run_id, holder_id, currency) DO NOTHING
                 """,
-                {"run": run.pk, "start": run.period_start, "end": run.period_end},
+                {
+                    "run": run.pk,
+                    "start": run.period_start,
+                    "end": run.period_end,
+                    "now": clock.now(),
+                },
             )
         run.statements_total = Statement.objects.filter(run=run).count()
         run.complete()
-        run.completed_at = timezone.now()
+        run.completed_at = clock.now()
         run.save(update_fields=["status", "statements_total", "completed_at"])
     logger.info("settlement_run_completed", run_id=run.pk, statements=run.statements_total)
     return run

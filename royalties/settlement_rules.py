@@ -7,7 +7,7 @@ the commission, each (work, holder) allocation line and the new carry state. The
 services call it when a run settles a chunk, and again when a closed period is recomputed for
 audit, so both paths produce the same figures by construction.
 
-The order of operations (each amount rounded once, by ``rounding.to_minor_units``):
+The order of operations (each amount rounded once, by ``core.money.rounding.to_minor_units``):
 
 1. Rating: every aggregated row is priced exactly with ``rating.rate_usage_line``. An adjustment
    row (a corrected report of a period already settled) is priced as the new quantity's exact
@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from core.money.rounding import exact_arithmetic, to_minor_units
 from royalties.allocation import NO_CARRY, CarryState, allocate_pool
 from royalties.rating import (
     BASIS_POINTS_WHOLE,
@@ -49,7 +50,6 @@ from royalties.rating import (
     rate_usage_line,
     recoup_advance,
 )
-from royalties.rounding import exact_arithmetic, to_minor_units
 
 Pair = tuple[int, int]
 """(work id, holder organisation id)."""

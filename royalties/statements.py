@@ -21,6 +21,7 @@ from fpdf.enums import XPos, YPos
 
 from accounts.models import Organisation
 from accounts.tenancy import Principal
+from core.money import money_format
 from royalties.models.settlement import (
     RatedLine,
     SettlementAgreement,
@@ -229,13 +230,6 @@ def statement_csv(*, statement: Statement) -> str:
     return buffer.getvalue()
 
 
-def format_minor(amount_minor: int, currency: str) -> str:
-    """12345 USD → "123.45 USD" (two-decimal currencies; others shown in minor units)."""
-    sign = "-" if amount_minor < 0 else ""
-    whole, cents = divmod(abs(amount_minor), 100)
-    return f"{sign}{whole:,}.{cents:02d} {currency}"
-
-
 def statement_pdf(*, statement: Statement) -> bytes:
     """The statement as a PDF document (fpdf2, core fonts)."""
     pdf = FPDF(orientation="L", format="A4")
@@ -253,9 +247,9 @@ def statement_pdf(*, statement: Statement) -> bytes:
     for text in (
         f"Rights holder: {statement.holder.name}",
         f"Currency: {statement.currency}",
-        f"Opening balance: {format_minor(statement.opening_balance_minor, statement.currency)}",
-        f"Earned this period: {format_minor(statement.earned_minor, statement.currency)}",
-        f"Closing balance: {format_minor(statement.closing_balance_minor, statement.currency)}",
+        f"Opening balance: {money_format(statement.opening_balance_minor, statement.currency)}",
+        f"Earned this period: {money_format(statement.earned_minor, statement.currency)}",
+        f"Closing balance: {money_format(statement.closing_balance_minor, statement.currency)}",
         f"Carried forward (below one minor unit): {statement.carry_forward_exact.normalize()}",
         f"SHA-256: {statement.sha256}",
     ):
@@ -291,10 +285,11 @@ def statement_pdf(*, statement: Statement) -> bytes:
             _plain(line.gross_exact),
             _plain(line.commission_exact),
             str(line.share_bp),
-            format_minor(line.amount_minor, statement.currency),
         ]
-        for text, width in zip(cells, widths, strict=True):
+        for text, width in zip(cells, widths[:-1], strict=True):
             pdf.cell(width, 6, _latin(text)[: int(width / 1.6)], border=1)
+        # An amount is never cut short (the code comes first, so cutting would drop digits).
+        pdf.cell(widths[-1], 6, money_format(line.amount_minor, statement.currency), border=1)
         pdf.ln()
     return bytes(pdf.output())
 

@@ -6,10 +6,10 @@ import datetime as dt
 
 from celery import chord, shared_task
 from django.db import OperationalError
-from django.utils import timezone
 
 from accounts.models import Organisation
 from accounts.stripe_gateway import GatewayError
+from core import clock
 from royalties import collections, payouts, upfront_fees
 from royalties.models.settlement import SettlementRun
 from royalties.settlement import (
@@ -184,13 +184,18 @@ def settlement_chunk_task(self, run_id: int, chunk_no: int) -> int:
 
 @shared_task(acks_late=True)
 def settlement_run_finalise_task(run_id: int) -> str:
-    return settlement_run_finalise(run_id=run_id).status
+    """Finalise the run and, once it is complete, open its invoices in the same step (the
+    beat job `collections-open-and-retry` is only the catch-up)."""
+    run = settlement_run_finalise(run_id=run_id)
+    if run.status == SettlementRun.Status.COMPLETED:
+        collections.collections_open_for_run(run=run)
+    return run.status
 
 
 @shared_task(acks_late=True)
 def settlement_runs_tick() -> str:
     """Beat job: once a month has ended, create and start its run; re-queue stalled runs."""
-    today = timezone.now().date()
+    today = clock.today()
     last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     run = SettlementRun.objects.filter(period_start=last_month).first()
     if run is None:
@@ -200,8 +205,8 @@ def settlement_runs_tick() -> str:
         except SettlementError as error:
             return str(error)
     stalled = SettlementRun.objects.filter(
-        status=SettlementRun.Status.RUNNING, started_at__lt=timezone.now() - STALLED_AFTER
-    ).exclude(chunks__done_at__gt=timezone.now() - STALLED_AFTER)
+        status=SettlementRun.Status.RUNNING, started_at__lt=clock.now() - STALLED_AFTER
+    ).exclude(chunks__done_at__gt=clock.now() - STALLED_AFTER)
     for stalled_run in stalled.distinct():
         settlement_run_dispatch.delay(stalled_run.pk)
     return "ok"

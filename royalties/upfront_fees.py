@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from accounts.stripe_payments import stripe_payment_sync
+from core import clock
 from marketplace.models import Agreement, CheckoutAttempt
 from marketplace.selectors import agreement_fee_payment
 from royalties.collections import payment_received_legs
@@ -237,7 +238,7 @@ def upfront_fee_collect(*, agreement_id: int, charge_id: str) -> JournalEntry | 
         entry = journal_post(
             kind=EntryKind.COLLECTION,
             currency=position.currency,
-            effective_date=today or position.fee_paid_on or dt.date.today(),
+            effective_date=today or position.fee_paid_on or clock.today(),
             legs=legs,
             memo=f"Upfront fee of agreement {agreement_id} paid by "
             f"{position.agreement.licensee.name}",
@@ -284,7 +285,7 @@ def upfront_fee_settle_paid(*, agreement_id: int) -> JournalEntry | None:
         amount_minor=payment.amount_minor,
         currency=payment.currency,
         recoupable=payment.recoupable_advance,
-        paid_on=dt.date.today(),
+        paid_on=clock.today(),
     )
     return upfront_fee_collect(agreement_id=agreement_id, charge_id=payment.stripe_charge_id)
 

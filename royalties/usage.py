@@ -29,11 +29,11 @@ from typing import IO, Any
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.db.models.fields.json import KT
-from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from accounts.tenancy import Principal
 from catalog.identifiers import MATCHING_SCHEMES
+from core import clock
 from marketplace.models import Agreement, AgreementWork
 from royalties.models.usage import UsageLine, UsageReport
 from royalties.rating import PRICING_UNIT_BY_METRIC, REVENUE_METRIC
@@ -226,7 +226,7 @@ def report_scope(*, agreement: Agreement, period_start: dt.date) -> ReportScope:
         )
     period_end = month_after(period_start)
     term_end = agreement_term_end(agreement)
-    if period_start > timezone.now().date():
+    if period_start > clock.today():
         raise _reject("period", "period_in_future", f"{period_start:%Y-%m} has not begun yet")
     if period_end <= agreement.starts_on or period_start > term_end:
         raise _reject(

@@ -5,13 +5,22 @@ from typing import Any
 
 from stripe_emulator.errors import invalid, no_such
 from stripe_emulator.resources.accounts import complete_onboarding
-from stripe_emulator.resources.balance import make_all_available
+from stripe_emulator.resources.balance import make_all_available, settle_due
 from stripe_emulator.resources.checkout import decline_session, expire, pay_session
 from stripe_emulator.resources.disputes import close_dispute, open_dispute
 from stripe_emulator.resources.events import register_endpoint
 from stripe_emulator.resources.payments import DECLINE_MESSAGES
 from stripe_emulator.resources.payouts import settle_payouts
-from stripe_emulator.state import DEFAULT_CONFIG, Ctx, Route, State, public
+from stripe_emulator.state import (
+    DEFAULT_CONFIG,
+    Ctx,
+    Route,
+    State,
+    clock_offset,
+    clock_set_offset,
+    now,
+    public,
+)
 
 FAULT_MODES = ("api_error", "rate_limit", "lock_timeout", "timeout", "drop", "delay")
 _CHOICES = {
@@ -138,6 +147,25 @@ def onboard(st: State, ctx: Ctx, account: str) -> dict[str, Any]:
     return public(obj)
 
 
+def get_clock(st: State, ctx: Ctx) -> dict[str, Any]:
+    return {"now": now(), "offset_seconds": clock_offset()}
+
+
+def advance_clock(st: State, ctx: Ctx) -> dict[str, Any]:
+    """Move the emulator's clock forward to ``advance_to`` (a Unix time), like advancing a
+    Stripe test clock: pending funds due by then become available and payouts due by then
+    arrive. A time before the emulator's current time changes nothing (never back)."""
+    target = ctx.params.get("advance_to")
+    if isinstance(target, bool) or not isinstance(target, int):
+        raise invalid("advance_to must be a Unix time in seconds", "advance_to")
+    if target > now():
+        clock_set_offset(target - (now() - clock_offset()))
+        st.clock_offset = clock_offset()
+    settle_due(st)
+    arrived = settle_payouts(st, ctx, None, True, arrived_only=True)
+    return {"now": now(), "offset_seconds": clock_offset(), "payouts_arrived": len(arrived)}
+
+
 def request_log(st: State, ctx: Ctx) -> dict[str, Any]:
     return {"data": list(st.request_log)}
 
@@ -191,6 +219,8 @@ ROUTES: list[Route] = [
     ("POST", "/_emulator/disputes/{dispute}/close", finish_dispute),
     ("POST", "/_emulator/payouts/settle", settle),
     ("POST", "/_emulator/accounts/{account}/onboard", onboard),
+    ("GET", "/_emulator/clock", get_clock),
+    ("POST", "/_emulator/clock/advance", advance_clock),
     ("GET", "/_emulator/requests", request_log),
     ("DELETE", "/_emulator/requests", clear_request_log),
     ("GET", "/_emulator/counts", counts),

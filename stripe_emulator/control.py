@@ -97,6 +97,14 @@ class EmulatorControl:
         return self.call("POST", f"accounts/{account}/onboard", {})
 
     # -- observation -----------------------------------------------------------------------
+    def clock(self) -> dict[str, Any]:
+        """``{"now": unix, "offset_seconds": n}``: the emulator's clock."""
+        return self.call("GET", "clock")
+
+    def advance_clock(self, to: int) -> dict[str, Any]:
+        """Move the emulator's clock forward to Unix time ``to`` (never back)."""
+        return self.call("POST", "clock/advance", {"advance_to": int(to)})
+
     def requests(self) -> list[dict[str, Any]]:
         return self.call("GET", "requests")["data"]
 

@@ -42,8 +42,21 @@ IDEMPOTENCY_TTL = 24 * 3600
 _ALPHABET = string.ascii_letters + string.digits
 
 
+# Seconds the emulator's clock runs ahead of the wall clock (a test clock for the whole
+# emulator: moved forward by the control API, never back, saved with the state).
+_clock = {"offset": 0}
+
+
 def now() -> int:
-    return int(time.time())
+    return int(time.time()) + _clock["offset"]
+
+
+def clock_offset() -> int:
+    return _clock["offset"]
+
+
+def clock_set_offset(offset: int) -> None:
+    _clock["offset"] = max(_clock["offset"], int(offset))
 
 
 def new_id(prefix: str) -> str:
@@ -105,9 +118,11 @@ class State:
         self.faults: list[dict[str, Any]] = []
         self.request_log: list[dict[str, Any]] = []
         self.outbox: list[str] = []  # ids of events not yet handed to the deliverer
+        self.clock_offset = 0
+        _clock["offset"] = 0
 
     # -- persistence -------------------------------------------------------------------
-    _SAVED = ("objects", "seq", "links", "idempotency", "config")
+    _SAVED = ("objects", "seq", "links", "idempotency", "config", "clock_offset")
 
     def save(self) -> None:
         if not self.path:
@@ -124,7 +139,9 @@ class State:
         with open(self.path) as f:
             data = json.load(f)
         for name in self._SAVED:
-            setattr(self, name, data[name])
+            if name in data:
+                setattr(self, name, data[name])
+        _clock["offset"] = int(self.clock_offset)
         self.config = DEFAULT_CONFIG | self.config
         self.by_kind, self.net_totals, self.txn_counts, self.pending_txns = {}, {}, {}, {}
         for obj in self.objects.values():

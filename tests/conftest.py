@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,49 @@ def creator(db) -> Tenant:
 @pytest.fixture
 def developer(db) -> Tenant:
     return make_tenant(Organisation.Kind.AI_DEVELOPER, "Northwind AI")
+
+
+# --- The clock ---------------------------------------------------------------------------------
+# Tests marked `clock("2026-11-20T12:00:00Z")` run with the clock pinned there (ticking on, so
+# timeouts and polls still work). Tests marked `dates` are written relative to the clock and
+# run pinned at DEFAULT_TEST_INSTANT, or at TRAINRIGHT_TEST_INSTANT: `make test-dates` runs
+# them at instants that stress calendars (see tests/dates.py).
+DEFAULT_TEST_INSTANT = "2026-11-18T10:30:00Z"
+
+
+def pinned_instant(item: pytest.Item) -> tuple[str, bool] | None:
+    """(instant, ticking) for a test that pins the clock: `clock` tests tick on from their
+    instant; `dates` tests stand still at theirs (a fixed instant: no crossing midnight)."""
+    marker = item.get_closest_marker("clock")
+    if marker is not None:
+        return str(marker.args[0]), True
+    dates = item.get_closest_marker("dates")
+    if dates is not None or os.environ.get("TRAINRIGHT_PIN_EVERY_TEST"):
+        # TRAINRIGHT_PIN_EVERY_TEST=1 pins every test: a way to find tests that depend on the
+        # date without saying so (they fail at an instant far from today).
+        ticking = bool(dates.kwargs.get("tick", False)) if dates is not None else True
+        return os.environ.get("TRAINRIGHT_TEST_INSTANT") or DEFAULT_TEST_INSTANT, ticking
+    return None
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(request):
+    """Pins the clock for tests that depend on the date; every test starts with the sandbox
+    clock's cached offset forgotten (a rolled-back test's offset never leaks into the next)."""
+    from core import clock
+
+    clock.refresh()
+    pin = pinned_instant(request.node)
+    if pin is None:
+        yield None
+        clock.refresh()
+        return
+    import time_machine
+
+    instant, ticking = pin
+    with time_machine.travel(dt.datetime.fromisoformat(instant), tick=ticking) as traveller:
+        yield traveller
+    clock.refresh()
 
 
 @pytest.fixture(autouse=True)

@@ -58,6 +58,10 @@ _TITLES = {
 }
 
 
+def status_title(status_code: int) -> str:
+    return _TITLES.get(status_code, "Error")
+
+
 def problem_body(
     *, status_code: int, detail: str, code: str, instance: str = "", errors: Any = None
 ) -> dict[str, Any]:

@@ -34,14 +34,15 @@ from catalog.forms import (
     WorkConsentForm,
     WorkForm,
     bp_to_percent,
-    major_to_minor,
     share_rows_initial,
     share_total_feedback,
     terms_initial,
 )
 from catalog.identifiers import SCHEME_LABELS, format_identifier
 from catalog.models import AiUse, Catalogue, LicenceTerms, Work
-from catalog.rsl import RSL_MEDIA_TYPE, RslUrls, catalogue_rsl, major_units, rsl_usage
+from catalog.rsl import RSL_MEDIA_TYPE, RslUrls, catalogue_rsl, rsl_usage
+from core.money import UnknownCurrencyError, currency_exponent, major_to_minor
+from core.money import money_format as money
 
 PAGE_SIZE = 25
 PROBLEMS_SHOWN = 500
@@ -79,14 +80,10 @@ def _put_errors(error: ValidationError, forms_by_field: dict[str, Any], fallback
             target.add_error(None, [f"{m}" for m in messages_])
 
 
-def money(amount_minor: int, currency: str) -> str:
-    return f"{currency} {Decimal(major_units(amount_minor, currency)):,}"
-
-
 def rate(amount_minor: Decimal | None, currency: str, unit: str) -> str:
     if amount_minor is None:
         return ""
-    return f"{currency} {major_units(amount_minor, currency)} {unit}"
+    return f"{money(amount_minor, currency)} {unit}"
 
 
 def terms_rows(terms: LicenceTerms | None) -> list[tuple[str, str]]:
@@ -662,8 +659,10 @@ def _minor(value: Decimal | None, currency: str) -> int | None:
         return None
     try:
         return major_to_minor(value, currency or "USD")
-    except ValueError:
-        return int(value.scaleb(2))
+    except UnknownCurrencyError:
+        return None  # no work is priced in it: the currency filter alone finds nothing
+    except ValueError:  # finer than the currency's minor unit: the bound, truncated
+        return int(value.scaleb(currency_exponent(currency or "USD")))
 
 
 def _fee(work: Work) -> str:

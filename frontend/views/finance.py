@@ -24,11 +24,11 @@ from django.http import (
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Membership, Organisation, User
 from accounts.tenancy import principal_for_request
+from core import clock
 from royalties import exports, period_close, reconciliation
 from royalties.collections import collections_for_finance
 from royalties.models.ledger import AccountingPeriod
@@ -91,7 +91,7 @@ class PeriodForm(forms.Form):
 
 
 def _last_month() -> str:
-    first = timezone.now().date().replace(day=1)
+    first = clock.today().replace(day=1)
     return f"{first - dt.timedelta(days=1):%Y-%m}"
 
 
@@ -250,7 +250,7 @@ def payout_hold_view(request: HttpRequest, pk: int) -> HttpResponse:
 @finance_only
 @require_http_methods(["GET", "POST"])
 def reconciliation_runs(request: HttpRequest) -> HttpResponse:
-    form = PeriodForm(request.POST or None, initial={"period": f"{timezone.now().date():%Y-%m}"})
+    form = PeriodForm(request.POST or None, initial={"period": f"{clock.today():%Y-%m}"})
     if request.method == "POST" and form.is_valid():
         period = period_close.period_for_label(label=form.cleaned_data["period"])
         run = reconciliation.reconciliation_run_queue(period=period, actor=_user(request))

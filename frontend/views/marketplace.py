@@ -13,14 +13,15 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Organisation
 from accounts.selectors import primary_organisation
 from accounts.tenancy import Principal, principal_for_request
 from catalog.models import Catalogue
-from catalog.selectors import licensable_works
+from catalog.selectors import ALL_USES, effective_consents_for, licensable_works
+from core import clock
+from core.money import money_format
 from frontend.views.marketplace_forms import (
     AnswerForm,
     CheckoutForm,
@@ -49,7 +50,7 @@ from marketplace.negotiation import (
     offer_withdraw,
 )
 from marketplace.notifications import notification_mark_read
-from marketplace.terms import DEFAULT_TERMS, money_display, terms_display_rows, terms_of
+from marketplace.terms import DEFAULT_TERMS, terms_display_rows, terms_of
 
 PAGE_SIZE = 25
 WORKS_SHOWN = 200
@@ -93,7 +94,11 @@ def request_licence(request: HttpRequest) -> HttpResponse:
     if not catalogues and not works:
         raise Http404("Nothing licensable in this selection.")
     listed = selectors.listed_terms_for(catalogues=catalogues, works=works) or DEFAULT_TERMS
-    form = RequestForm(source if request.method == "POST" else None, initial=_initial(listed))
+    initial = {
+        **_initial(listed),
+        "permitted_uses": _selection_uses(listed["permitted_uses"], catalogues, works),
+    }
+    form = RequestForm(source if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         terms = form.cleaned_data["terms"]
         try:
@@ -105,8 +110,7 @@ def request_licence(request: HttpRequest) -> HttpResponse:
                 work_ids=work_ids,
                 terms=terms,
                 message=form.cleaned_data["message"],
-                respond_by=timezone.now()
-                + timedelta(days=form.cleaned_data["respond_within_days"]),
+                respond_by=clock.now() + timedelta(days=form.cleaned_data["respond_within_days"]),
             )
         except MarketplaceError as error:
             form.add_error(None, error.message)
@@ -132,6 +136,24 @@ def request_licence(request: HttpRequest) -> HttpResponse:
 
 def _initial(terms: dict[str, Any]) -> dict[str, Any]:
     return {**TermsForm.initial_from(terms), "respond_within_days": 14}
+
+
+def _selection_uses(
+    listed_uses: list[str], catalogues: list[Catalogue], works: list[Any]
+) -> list[str]:
+    """The request form's starting uses: those of the listed ones (every use when the list
+    names none) the whole selection can be licensed for now, i.e. every chosen work consents
+    to it and every chosen catalogue has works that do. A price list offering uses some works
+    do not consent to would otherwise start the form with a request that cannot be sent."""
+    candidates = list(listed_uses) or list(ALL_USES)
+    consents = effective_consents_for(works=works)
+    usable = [
+        use
+        for use in candidates
+        if all(consents[work.pk][use] for work in works)
+        and all(licensable_works(uses=[use]).filter(catalogue=c).exists() for c in catalogues)
+    ]
+    return usable or list(listed_uses)
 
 
 # --- Offers --------------------------------------------------------------------------------
@@ -223,7 +245,7 @@ def offer_counter_view(request: HttpRequest, pk: int) -> HttpResponse:
             terms=data["terms"],
             remove_work_ids=data["remove_works"],
             message=data["message"],
-            respond_by=timezone.now() + timedelta(days=data["respond_within_days"]),
+            respond_by=clock.now() + timedelta(days=data["respond_within_days"]),
         )
     except MarketplaceError as error:
         messages.error(request, error.message)
@@ -347,7 +369,7 @@ def agreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "terms_rows": terms_display_rows(terms_of(agreement)),
         "works": [(work, splits.get(work.work_id, [])) for work in works],
         "work_count": selectors.agreement_work_count(agreement=agreement),
-        "fee_total": money_display(fee_total, agreement.currency),
+        "fee_total": money_format(fee_total, agreement.currency),
         "can_pay": is_licensee
         and agreement.status == Agreement.Status.AWAITING_PAYMENT
         and fee_total > 0,

@@ -10,8 +10,9 @@ from typing import Any
 from django import forms
 
 from catalog.models import AiUse, PricingTerms
+from core.money import UnknownCurrencyError, major_to_minor, minor_to_major
 from marketplace.models import Agreement
-from marketplace.terms import MAX_TERM_MONTHS, currency_exponent, terms_clean
+from marketplace.terms import MAX_TERM_MONTHS, terms_clean
 
 RESPOND_DAYS_CHOICES = [(7, "7 days"), (14, "14 days"), (30, "30 days"), (60, "60 days")]
 
@@ -72,28 +73,27 @@ class TermsForm(forms.Form):
     @classmethod
     def initial_from(cls, terms: dict[str, Any]) -> dict[str, Any]:
         """Form values showing these terms."""
-        exponent = currency_exponent(terms["currency"])
+        currency = terms["currency"]
         share = terms.get("revenue_share_bp")
-
-        def major(minor: int) -> Decimal:
-            return Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
-
         return {
             **terms,
             "territories": ", ".join(terms["territories"]),
-            "upfront_fee": major(terms["upfront_fee_minor"]),
-            "minimum_guarantee": major(terms["minimum_guarantee_minor"]),
+            "upfront_fee": minor_to_major(terms["upfront_fee_minor"], currency),
+            "minimum_guarantee": minor_to_major(terms["minimum_guarantee_minor"], currency),
             "revenue_share_percent": Decimal(share) / 100 if share is not None else None,
         }
 
     def _minor(self, amount: Decimal | None, currency: str, field: str) -> int | None:
         if amount is None:
             return None
-        minor = amount.scaleb(currency_exponent(currency))
-        if minor != minor.to_integral_value():
-            self.add_error(field, f"{currency} has no smaller unit than that.")
-            return None
-        return int(minor)
+        try:
+            return major_to_minor(amount, currency)
+        except UnknownCurrencyError as error:
+            if "currency" not in self.errors:
+                self.add_error("currency", str(error))
+        except ValueError as error:
+            self.add_error(field, str(error))
+        return None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -27,17 +27,13 @@ from accounts import stripe_gateway
 from accounts.models import Organisation, User
 from accounts.stripe_connect import PayoutSetup, payout_setup_for
 from accounts.tenancy import principal_for_request
-from marketplace.terms import currency_exponent, money_display
+from core.money import UnknownCurrencyError, major_to_minor
+from core.money import money_format as money
 from royalties import collections, payouts
 from royalties.models.payouts import Collection
 
 PAGE_SIZE = 25
 MAX_THRESHOLD_MAJOR = Decimal(10) ** 12
-
-
-def money(amount_minor: int, currency: str) -> str:
-    """12345 USD → "USD 123.45", by the currency's minor unit (JPY has none)."""
-    return money_display(amount_minor, currency)
 
 
 def _user(request: HttpRequest) -> User:
@@ -78,12 +74,13 @@ class ThresholdForm(forms.Form):
         currency = str(data.get("currency") or "").upper()
         amount = data.get("threshold")
         if currency and amount is not None:
-            minor = amount.scaleb(currency_exponent(currency))
-            if minor != minor.to_integral_value():
-                self.add_error("threshold", f"{currency} has no smaller unit than that.")
-            else:
+            try:
+                data["minimum_minor"] = major_to_minor(amount, currency)
                 data["currency"] = currency
-                data["minimum_minor"] = int(minor)
+            except UnknownCurrencyError as error:
+                self.add_error("currency", str(error))
+            except ValueError as error:
+                self.add_error("threshold", str(error))
         return data
 
 

@@ -17,6 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from accounts.tenancy import principal_for_request
+from core import clock
+from core.money import currency_exponent
 from royalties.models.settlement import SettlementRun, Statement
 from royalties.settlement import (
     SettlementError,
@@ -26,7 +28,6 @@ from royalties.settlement import (
     settlement_run_start,
 )
 from royalties.statements import (
-    format_minor,
     holder_earnings,
     is_platform_finance,
     settlement_agreements,
@@ -63,14 +64,7 @@ def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "frontend/royalties/statement.html",
-        {
-            "statement": statement,
-            "rows": statement_lines(statement=statement),
-            "money": {
-                name: format_minor(getattr(statement, f"{name}_minor"), statement.currency)
-                for name in ("opening_balance", "earned", "closing_balance")
-            },
-        },
+        {"statement": statement, "rows": statement_lines(statement=statement)},
     )
 
 
@@ -99,9 +93,16 @@ def statement_pdf_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def earnings_data(request: HttpRequest) -> JsonResponse:
-    """The creator's earnings per currency, by month, work and licensee (the dashboard charts)."""
+    """The creator's earnings per currency, by month, work and licensee (the dashboard charts);
+    ``exponent`` is the currency's minor-unit exponent, to chart major units."""
     earnings = holder_earnings(principal=principal_for_request(request))
-    return JsonResponse({"currencies": [asdict(item) for item in earnings]})
+    return JsonResponse(
+        {
+            "currencies": [
+                {**asdict(item), "exponent": currency_exponent(item.currency)} for item in earnings
+            ]
+        }
+    )
 
 
 # --- finance: settlement runs ------------------------------------------------------------------
@@ -147,7 +148,7 @@ def settlement_runs(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Settlement of {run.period_start:%B %Y} started.")
             return redirect("frontend:settlement-run", pk=run.pk)
     if not form.is_bound:
-        today = dt.date.today()
+        today = clock.today()
         last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
         form = SettlementRunForm(initial={"period": f"{last_month:%Y-%m}"})
     runs = settlement_run_list(principal=principal_for_request(request))

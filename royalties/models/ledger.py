@@ -72,6 +72,7 @@ from django_fsm import FSMField, transition
 
 from accounts.models import Organisation, User
 from accounts.tenancy import TenantQuerySet
+from core.fields import ClockDateTimeField
 
 CURRENCY_CODE_REGEX = r"^[A-Z]{3}$"
 
@@ -160,7 +161,7 @@ class LedgerAccount(models.Model):
         default="",
         help_text='Splits a party\'s account further, e.g. "agreement:12"; empty otherwise.',
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("organisation",)

@@ -39,6 +39,7 @@ from django_fsm import FSMField, transition
 
 from accounts.models import Organisation
 from accounts.tenancy import TenantQuerySet
+from core.fields import ClockDateTimeField
 from royalties.models.ledger import CURRENCY_CODE_REGEX
 from royalties.models.settlement import SettlementRun
 
@@ -71,7 +72,7 @@ class Collection(models.Model):
     journal_entry = models.ForeignKey(
         "royalties.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("licensee",)
@@ -160,7 +161,7 @@ class Payout(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
@@ -235,7 +236,7 @@ class PayoutThreshold(models.Model):
     holder = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     currency = models.CharField(max_length=3)
     minimum_minor = models.BigIntegerField()  # minor units; pay only at or above this, ≥ 0
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("holder",)

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django_fsm import FSMField, transition
 
 from accounts.models import User
+from core.fields import ClockDateTimeField
 from royalties.models.ledger import CURRENCY_CODE_REGEX, JournalEntry
 
 
@@ -49,7 +50,7 @@ class StripeBalanceTransaction(models.Model):
         max_length=255, blank=True, default="", help_text="Connected account; empty: platform."
     )
     created = models.DateTimeField(help_text="When Stripe created it.")
-    imported_at = models.DateTimeField(auto_now=True)
+    imported_at = ClockDateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created", "stripe_id"]
@@ -95,7 +96,7 @@ class ReconciliationRun(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -179,7 +180,7 @@ class ReconciliationException(models.Model):
     adjusting_entry = models.ForeignKey(
         JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["status", "-occurred_on", "id"]
@@ -230,7 +231,7 @@ class ReconciliationComment(models.Model):
     )
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -260,7 +261,7 @@ class FinanceExport(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

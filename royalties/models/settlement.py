@@ -43,6 +43,7 @@ from django_fsm import FSMField, transition
 from accounts.models import Organisation
 from accounts.tenancy import TenantQuerySet
 from catalog.models import Work
+from core.fields import ClockDateTimeField
 from marketplace.models import Agreement
 from royalties.settlement_rules import LineKind
 
@@ -76,7 +77,7 @@ class SettlementRun(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -369,7 +370,7 @@ class Statement(models.Model):
     carry_forward_exact = _exact_field()
     line_count = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, help_text="SHA-256 of the canonical lines.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("holder",)
@@ -401,7 +402,7 @@ class CarryBalance(models.Model):
     holder = _bulk_fk(Organisation)
     entitled_exact = _exact_field()  # exact minor units, cumulative, ≥ 0
     allocated_minor = models.BigIntegerField()  # minor units, cumulative, ≥ 0
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["agreement_id", "work_id", "holder_id"]
@@ -439,7 +440,7 @@ class AgreementPosition(models.Model):
     fee_entry = models.ForeignKey(
         "royalties.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["agreement_id"]

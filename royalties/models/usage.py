@@ -37,11 +37,11 @@ from __future__ import annotations
 import pgtrigger
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from accounts.tenancy import TenantQuerySet
 from catalog.models import AiUse, UsageMetric, Work
+from core import clock
 from marketplace.models import Agreement
 
 
@@ -86,7 +86,7 @@ class UsageReport(models.Model):
     submitted_with_key = models.ForeignKey(
         ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    submitted_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(default=clock.now)
 
     objects = TenantQuerySet.as_manager()
     tenant_lookups = ("agreement__licensee", "agreement__licensor")

@@ -94,14 +94,18 @@ def create_payout(st: State, ctx: Ctx) -> dict[str, Any]:
 
 
 def settle_payouts(
-    st: State, ctx: Ctx | None, owner: str | None, everyone: bool
+    st: State, ctx: Ctx | None, owner: str | None, everyone: bool, *, arrived_only: bool = False
 ) -> list[dict[str, Any]]:
     """The bank answers: pending payouts become paid, or failed (funds returned) when the
-    control switch ``payout_failure_code`` is set."""
+    control switch ``payout_failure_code`` is set. ``arrived_only``: just those whose
+    ``arrival_date`` has come (the clock moved past it)."""
     code = st.config["payout_failure_code"]
     settled = []
+    t = now()
     for payout in [o for o in st.objects.values() if o["object"] == "payout"]:
         if payout["status"] != "pending" or not (everyone or payout["_account"] == owner):
+            continue
+        if arrived_only and payout["arrival_date"] > t:
             continue
         account = payout["_account"]
         if code:

@@ -43,3 +43,40 @@ def test_an_unexpected_error_on_an_api_path_is_a_problem_not_a_trace(rf):
     assert response.status_code == 500
     assert response["Content-Type"] == PROBLEM
     assert b"Traceback" not in response.content
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/no-such-thing/", "/api/v1/offers/0.5/", "/api/no-version/"]
+)
+def test_unknown_api_paths_are_problems_in_every_mode(settings, client, debug, path):
+    """With DEBUG on (the demo) Django would answer with its HTML debug page."""
+    settings.DEBUG = debug
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "not_found"
+    assert b"<html" not in response.content.lower()
+
+
+@pytest.mark.urls("tests.accounts.raising_urls")
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize("path", ["/api/v1/_test/plain-failure/", "/api/v1/_test/api-failure/"])
+def test_unexpected_api_errors_are_problems_in_every_mode(settings, creator, debug, path):
+    from django.test import Client
+
+    settings.DEBUG = debug
+    client = Client(raise_request_exception=False)
+    client.force_login(creator.owner)
+    response = client.get(path)
+    assert response.status_code == 500
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "server_error"
+    assert b"boom" not in response.content and b"Traceback" not in response.content
+
+
+def test_pages_keep_their_html_error_pages(settings, client):
+    settings.DEBUG = False
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

@@ -56,7 +56,7 @@ def test_finance_settles_october_and_harbour_reads_its_statement(
     page.get_by_role("link", name="Statements", exact=True).click()
     page.get_by_test_id("statements").get_by_role("link", name="Open").click()
     expect(page.get_by_test_id("statement-title")).to_have_text("Statement · October 2026")
-    expect(page.get_by_test_id("earned")).to_have_text("12.42 USD")
+    expect(page.get_by_test_id("earned")).to_have_text("USD 12.42")
     amounts = page.get_by_test_id("line-amount").all_inner_texts()
     assert sorted(amounts) == ["270", "972"]
     expect(page.get_by_test_id("statement-lines")).to_contain_text("Northwind AI")

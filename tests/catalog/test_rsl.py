@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Consent, LicenceTerms
-from catalog.rsl import major_units
+from core.money import major_text
 from tests.catalog.factories import CatalogueFactory, default_terms, make_work
 
 pytestmark = pytest.mark.django_db
@@ -153,4 +153,4 @@ def test_catalogue_pages_link_their_rsl_document(client, creator, mixed):
     ],
 )
 def test_amounts_are_decimal_major_units(minor, currency, expected):
-    assert major_units(minor, currency) == expected
+    assert major_text(minor, currency) == expected

@@ -24,7 +24,7 @@ from tests.marketplace.factories import (
     sha256_for,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from marketplace.negotiation import offers_expire_due
 from marketplace.notifications import notification_email_send
 from tests.marketplace.factories import licensable_catalogue, withdraw_consent, work_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]
 
 
 def _request(world, **extra):

@@ -10,12 +10,11 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.money import currency_exponent, money_format
 from frontend.views.marketplace_forms import TermsForm
 from marketplace.selectors import fee_total_minor
 from marketplace.terms import (
     MAX_AMOUNT_MINOR,
-    currency_exponent,
-    money_display,
     terms_clean,
     terms_diff,
     territory_span,
@@ -30,7 +29,7 @@ RATES = st.none() | st.decimals(
 
 @given(amount=AMOUNTS, currency=CURRENCIES)
 def test_a_displayed_amount_reads_back_to_the_same_minor_units(amount, currency):
-    shown = money_display(amount, currency)
+    shown = money_format(amount, currency)
     code, number = shown.split(" ")
     assert code == currency
     assert Decimal(number.replace(",", "")).scaleb(currency_exponent(currency)) == amount

@@ -1,4 +1,4 @@
-"""allocate_pool and split_by_basis_points on hand-checked cases."""
+"""allocate_pool and its stateless form, core.money.apportion, on hand-checked cases."""
 
 import random
 from decimal import Decimal
@@ -7,12 +7,12 @@ from math import floor
 
 import pytest
 
+from core.money import apportion
 from royalties.allocation import (
     NO_CARRY,
     AllocationResult,
     CarryState,
     allocate_pool,
-    split_by_basis_points,
 )
 
 
@@ -342,37 +342,45 @@ def test_carry_state_reports_what_is_owed() -> None:
     assert NO_CARRY.outstanding_exact == 0
 
 
-# --- split_by_basis_points --------------------------------------------------------------------
+# --- apportion: the same rule without carry (core.money.apportion) -----------------------------
 
 
-def test_split_by_basis_points_exact_shares() -> None:
-    assert split_by_basis_points(amount_minor=54_000, shares={"ana": 7_000, "harbour": 3_000}) == {
+def test_apportion_exact_shares() -> None:
+    assert apportion(amount_minor=54_000, weights={"ana": 7_000, "harbour": 3_000}) == {
         "ana": 37_800,
         "harbour": 16_200,
     }
 
 
-def test_split_by_basis_points_gives_leftovers_to_largest_remainders_then_smallest_id() -> None:
-    shares = {"c": 3_334, "b": 3_333, "a": 3_333}
-    assert split_by_basis_points(amount_minor=101, shares=shares) == {"a": 34, "b": 33, "c": 34}
-    assert split_by_basis_points(amount_minor=1, shares=shares) == {"a": 0, "b": 0, "c": 1}
-    assert split_by_basis_points(amount_minor=2, shares={"y": 5_000, "x": 5_000}) == {
-        "x": 1,
-        "y": 1,
-    }
-    assert split_by_basis_points(amount_minor=1, shares={"y": 5_000, "x": 5_000}) == {
-        "x": 1,
-        "y": 0,
-    }
+def test_apportion_gives_spare_units_by_deadline_then_key_order() -> None:
+    shares = {"a": 3_333, "b": 3_333, "c": 3_334}
+    assert apportion(amount_minor=101, weights=shares) == {"a": 34, "b": 33, "c": 34}
+    assert apportion(amount_minor=1, weights=shares) == {"a": 0, "b": 0, "c": 1}
+    # Equal claims: the key that comes first in the mapping, whatever it is called.
+    assert apportion(amount_minor=2, weights={"y": 5_000, "x": 5_000}) == {"x": 1, "y": 1}
+    assert apportion(amount_minor=1, weights={"y": 5_000, "x": 5_000}) == {"x": 0, "y": 1}
+    assert apportion(amount_minor=1, weights={10: 1, 9: 1}) == {10: 1, 9: 0}
 
 
-def test_split_by_basis_points_mirrors_negative_amounts() -> None:
-    shares = {"c": 3_334, "b": 3_333, "a": 3_333}
-    assert split_by_basis_points(amount_minor=-101, shares=shares) == {"a": -34, "b": -33, "c": -34}
+def test_apportion_is_the_quota_method_like_the_settlement_rule() -> None:
+    # 8.6 / 0.7 / 0.7: the largest holder is a unit short later than the others would be
+    # (0.4 / 86 % of a unit of pool against 0.3 / 7 %), so it gets the first spare unit. The
+    # textbook largest remainder (by fraction alone) would give 8 / 1 / 1.
+    shares = {"a": 8_600, "b": 700, "c": 700}
+    assert apportion(amount_minor=10, weights=shares) == {"a": 9, "b": 1, "c": 0}
+    from_empty_carry = allocate(10, {1: 1}, {1: shares}).allocations
+    assert from_empty_carry == {(1, "a"): 9, (1, "b"): 1, (1, "c"): 0}
 
 
-def test_split_by_basis_points_validates_shares() -> None:
-    with pytest.raises(ValueError, match="sum to 9000 bp"):
-        split_by_basis_points(amount_minor=1, shares={"a": 9_000})
+def test_apportion_mirrors_negative_amounts() -> None:
+    shares = {"a": 3_333, "b": 3_333, "c": 3_334}
+    assert apportion(amount_minor=-101, weights=shares) == {"a": -34, "b": -33, "c": -34}
+
+
+def test_apportion_validates_its_input() -> None:
     with pytest.raises(TypeError, match="amount_minor must be an int"):
-        split_by_basis_points(amount_minor=Decimal(1), shares={"a": 10_000})  # type: ignore[arg-type]
+        apportion(amount_minor=Decimal(1), weights={"a": 10_000})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="must not be negative"):
+        apportion(amount_minor=1, weights={"a": 1, "b": -1})
+    with pytest.raises(ValueError, match="no key has a positive weight"):
+        apportion(amount_minor=1, weights={"a": 0})

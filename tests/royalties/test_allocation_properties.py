@@ -21,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from royalties.allocation import allocate_pool, split_by_basis_points
+from core.money import apportion
+from royalties.allocation import allocate_pool
 from royalties.rating import commission_split
 
 
@@ -407,10 +408,8 @@ def test_equal_claims_are_broken_by_ascending_id(work_ids: list, data) -> None:
     st.integers(-(10**15), 10**15),
     st.lists(st.integers(0, 20), min_size=1, max_size=6, unique=True).flatmap(split_snapshots),
 )
-def test_split_by_basis_points_conserves_and_mirrors(amount: int, shares: dict) -> None:
-    parts = split_by_basis_points(amount_minor=amount, shares=shares)
+def test_apportion_by_basis_points_conserves_and_mirrors(amount: int, shares: dict) -> None:
+    parts = apportion(amount_minor=amount, weights=shares)
     assert sum(parts.values()) == amount
     assert all(abs(parts[h] - Fraction(amount * bp, 10_000)) < 1 for h, bp in shares.items())
-    assert split_by_basis_points(amount_minor=-amount, shares=shares) == {
-        h: -v for h, v in parts.items()
-    }
+    assert apportion(amount_minor=-amount, weights=shares) == {h: -v for h, v in parts.items()}

@@ -26,7 +26,7 @@ from tests.factories import MembershipFactory, OrganisationFactory
 from tests.royalties.factories import collection_for, payout_for
 from tests.royalties.payouts_world import billed_run, fresh_licensee, onboarded, saved_card
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]
 
 PROBLEM = "application/problem+json"
 

@@ -29,7 +29,7 @@ from royalties.period_close import (
 from royalties.reconciliation import reconciliation_run_for_period
 from tests.factories import MembershipFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]
 
 MARCH = dt.date(2026, 3, 15)
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.money.rounding import exact_arithmetic
 from royalties.rating import (
     METRICS,
     RecoupResult,
@@ -14,7 +15,6 @@ from royalties.rating import (
     rate_usage_line,
     recoup_advance,
 )
-from royalties.rounding import exact_arithmetic
 
 
 def rate(metric: str, quantity: int, rate_minor: str) -> Decimal:

@@ -46,7 +46,7 @@ from royalties.reconciliation import (
 from tests.factories import MembershipFactory
 from tests.gateway.helpers import onboarded_account, paid_charge_id
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]
 
 GROSS = 10_000
 FEE = 320  # the emulator's 2.9 % + 30

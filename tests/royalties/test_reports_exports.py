@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from accounts.models import Organisation
+from core.money import major_text
 from royalties.exports import (
     JOURNAL_COLUMNS,
     account_code_label,
@@ -29,11 +30,11 @@ from royalties.ledger import LegSpec, accounting_period_for, journal_post, ledge
 from royalties.ledger import trial_balance as ledger_trial_balance
 from royalties.models.ledger import AccountCode, EntryKind
 from royalties.models.reconciliation import FinanceExport
-from royalties.reports import REPORTS, ReportFilters, format_major, report_build
+from royalties.reports import REPORTS, ReportFilters, report_build
 from royalties.settlement import settlement_run_create, settlement_run_execute, settlement_run_start
 from tests.royalties.settlement_world import report_usage, worked_example
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]
 
 DAY = dt.date(2026, 3, 10)
 
@@ -230,8 +231,8 @@ def test_an_export_job_builds_its_file_with_progress(books):
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(min_value=-(10**12), max_value=10**12), st.sampled_from(["USD", "JPY", "BHD"]))
-def test_format_major_is_exact(amount, currency):
-    text = format_major(amount, currency)
+def test_journal_amounts_are_exact(amount, currency):
+    text = major_text(amount, currency)
     exponent = {"USD": 2, "JPY": 0, "BHD": 3}[currency]
     assert Decimal(text).scaleb(exponent) == amount
 

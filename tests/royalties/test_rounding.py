@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from royalties.rounding import exact_arithmetic, to_minor_units
+from core.money.rounding import exact_arithmetic, to_minor_units
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from royalties.settlement import (
 )
 from tests.royalties.settlement_world import NOVEMBER, OCTOBER, report_usage, worked_example
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock("2026-11-20T12:00:00Z")]
 
 TODAY = dt.date(2027, 2, 1)
 

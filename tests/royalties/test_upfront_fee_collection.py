@@ -21,7 +21,7 @@ from tests.gateway.helpers import process_events
 from tests.marketplace.conftest import world  # noqa: F401 (the marketplace's fixture)
 from tests.marketplace.factories import accepted_agreement
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]
 
 
 def _balances(code: str) -> dict[str | None, int]:

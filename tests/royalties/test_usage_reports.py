@@ -27,7 +27,7 @@ from royalties.usage import (
 from royalties.usage_ingest import ContentFormat
 from tests.royalties.factories import license_another_work, submit_usage, usage_world
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]
 
 OCTOBER = dt.date(2026, 10, 1)
 

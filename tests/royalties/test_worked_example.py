@@ -7,9 +7,9 @@ W2 "The Quiet Key": Ben 5,000 bp, Chloe 2,500 bp, Harbour Press 2,500 bp.
 
 from decimal import Decimal
 
+from core.money.rounding import to_minor_units
 from royalties.allocation import AllocationResult, CarryState, allocate_pool
 from royalties.rating import commission_split, rate_usage_line, recoup_advance
-from royalties.rounding import to_minor_units
 
 COMMISSION_BP = 1_000
 SALT_ROADS = "W1"

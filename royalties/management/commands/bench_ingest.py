@@ -24,15 +24,16 @@ import random
 import resource
 import tempfile
 import time
+import uuid
 from decimal import Decimal
 from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
-from django.utils import timezone
 
 from accounts.models import Organisation
 from catalog.models import Catalogue, RightsShare, Work
+from core import clock
 from marketplace.models import Agreement, AgreementSplit, AgreementWork
 from royalties.usage import usage_report_submit
 from royalties.usage_ingest import ContentFormat
@@ -93,7 +94,7 @@ class Command(BaseCommand):
 
 def _synthetic_agreement(works: int) -> tuple[Agreement, list[int]]:
     """An active agreement licensing ``works`` works (ISRCs set), built set-based."""
-    tag = f"bench-{time.time_ns()}"
+    tag = f"bench-{uuid.uuid4().hex[:16]}"
     licensor = Organisation.objects.create(
         name=f"Bench label {tag}", slug=f"{tag}-label", kind="creator", creator_category="label"
     )
@@ -107,7 +108,7 @@ def _synthetic_agreement(works: int) -> tuple[Agreement, list[int]]:
         starts_on=dt.date(2026, 1, 1),
         ends_on=dt.date(2026, 12, 31),
         commission_bp=1_000,
-        accepted_at=timezone.now(),
+        accepted_at=clock.now(),
         currency="USD",
         rate_tokens_trained_minor=Decimal("0.3"),
         rate_retrievals_minor=Decimal("0.01"),

@@ -27,11 +27,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from accounts import stripe_gateway
 from accounts.models import Organisation, StripeConnectedAccount
 from accounts.stripe_connect import connected_account_ensure
+from core import clock
 from royalties.ledger import LegSpec, journal_post, ledger_account_for
 from royalties.management.bench_database import bench_relaunch_in_own_database
 from royalties.models.ledger import AccountCode, EntryKind
@@ -238,7 +238,7 @@ class Command(BaseCommand):
         journal_post(
             kind=EntryKind.ADJUSTMENT,
             currency="USD",
-            effective_date=timezone.now().date(),
+            effective_date=clock.today(),
             legs=legs,
             memo="Bench payable balances",
             reference=key,

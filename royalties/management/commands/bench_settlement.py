@@ -28,8 +28,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
-from django.utils import timezone
 
+from core import clock
 from royalties.management.bench_database import bench_relaunch_in_own_database
 
 BENCH_DATABASE = "trainright_bench_settlement"
@@ -84,7 +84,7 @@ def _generate(out: Any, options: dict[str, Any]) -> None:
 
     randomness = random.Random(20261001)
     holders, works, agreements = options["holders"], options["works"], options["agreements"]
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic(), connection.cursor() as cursor:
         # Loading only: the catalogue's per-row integrity triggers are skipped (the data is
         # valid by construction); nothing measured runs with this setting.
