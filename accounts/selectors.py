@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from accounts.models import ApiKey, Membership, Organisation
-from accounts.tenancy import Principal
+from accounts.tenancy import Principal, principal_for_user
 
 
 def organisation_list(*, principal: Principal) -> QuerySet[Organisation]:
@@ -42,3 +44,31 @@ def primary_organisation(*, principal: Principal, kind: str | None = None) -> Or
     if kind:
         qs = qs.filter(kind=kind)
     return qs.order_by("name").first()
+
+
+def platform_finance_check(*, principal: Principal, api_keys: bool = False) -> bool:
+    """The one answer to "is this platform finance staff?": a finance member or owner of the
+    platform organisation. The books are worked by named people, so an API key counts only
+    where ``api_keys`` says so (read-only listings such as statements and runs)."""
+    if principal.api_key is not None:
+        ids = principal.organisation_ids if api_keys else frozenset()
+    elif principal.user is not None:
+        ids = principal.finance_organisation_ids | principal.owner_organisation_ids
+    else:
+        return False
+    return (
+        bool(ids)
+        and Organisation.objects.filter(id__in=ids, kind=Organisation.Kind.PLATFORM).exists()
+    )
+
+
+def platform_finance_user_check(*, user: Any) -> bool:
+    return platform_finance_check(principal=principal_for_user(user))
+
+
+def platform_finance_require(*, user: Any, action: str = "do this") -> None:
+    """Raise PermissionDenied unless ``user`` is platform finance staff."""
+    from django.core.exceptions import PermissionDenied
+
+    if not platform_finance_user_check(user=user):
+        raise PermissionDenied(f"Only the platform organisation's finance staff may {action}.")

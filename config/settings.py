@@ -153,7 +153,7 @@ STATICFILES_DIRS = [
 # collectstatic copy); in production only the collected, hashed files.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG and not PRODUCTION
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -163,13 +163,34 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
+# Finance exports built by workers and downloaded through the web: a storage both reach (the
+# file system under MEDIA_ROOT by default; e.g. storages.backends.s3.S3Storage in production,
+# configured by that backend's own settings).
+FINANCE_EXPORT_STORAGE_BACKEND = env(
+    "FINANCE_EXPORT_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+)
+STORAGES["finance_exports"] = {
+    "BACKEND": FINANCE_EXPORT_STORAGE_BACKEND,
+    "OPTIONS": {"location": str(MEDIA_ROOT / "finance-exports")}
+    if FINANCE_EXPORT_STORAGE_BACKEND.endswith("FileSystemStorage")
+    else {},
+}
 
+# A copy of the stack on another database (a scratch demo, a benchmark, a second checkout)
+# gets its own Celery queue and cache namespace by default, so that a running demo's worker
+# never takes its tasks (they name rows of another database) and their throttles never mix.
+_DATABASE_NAMESPACE = (
+    "" if DATABASES["default"]["NAME"] == "trainright" else str(DATABASES["default"]["NAME"])
+)
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env("CACHE_URL", REDIS_URL),
-        "KEY_PREFIX": env("CACHE_KEY_PREFIX", "trainright"),
+        "KEY_PREFIX": env(
+            "CACHE_KEY_PREFIX",
+            f"trainright-{_DATABASE_NAMESPACE}" if _DATABASE_NAMESPACE else "trainright",
+        ),
     }
 }
 
@@ -229,7 +250,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TRACK_STARTED = True
 # The queue tasks go to and workers consume by default (a benchmark or test run uses its own).
-CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_TASK_DEFAULT_QUEUE = env(
+    "CELERY_TASK_DEFAULT_QUEUE",
+    f"celery-{_DATABASE_NAMESPACE}" if _DATABASE_NAMESPACE else "celery",
+)
 # Unacked tasks return to the queue after this long; no ETA/countdown may exceed it.
 CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}

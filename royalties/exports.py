@@ -4,8 +4,10 @@ period's statements in bulk. Nothing is built whole in memory: CSV is produced l
 file, the statements zip entry by entry into a temporary file; the files are then streamed.
 
 Long exports run as Celery tasks (``finance_export_build``) recording progress on a
-``FinanceExport`` row; the file is kept under ``settings.FINANCE_EXPORT_DIR`` (default: the
-system temporary directory).
+``FinanceExport`` row. The worker builds the file in its own temporary directory, then saves
+it through Django's storage API (``STORAGES["finance_exports"]``: the file system under
+``MEDIA_ROOT`` by default, any django-storages backend in production), which is what the web
+process reads it from: the two may run on different hosts.
 
 The journal export has one row per leg: date, entry, account code (the chart code, then
 ``:<organisation id>`` for a party's account and ``:<sub-ledger>`` when there is one), currency,
@@ -25,7 +27,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models import QuerySet
 from openpyxl import Workbook
@@ -198,9 +201,17 @@ def statements_zip(filters: ReportFilters, path: Path, *, progress: Any = None) 
 EXPORT_FORMATS = {"csv", "xlsx", "zip"}
 
 
+FINANCE_EXPORT_STORAGE = "finance_exports"
+
+
+def export_storage() -> Storage:
+    """Where built exports are kept for download (shared by workers and web processes)."""
+    return storages[FINANCE_EXPORT_STORAGE]
+
+
 def export_dir() -> Path:
-    directory = Path(getattr(settings, "FINANCE_EXPORT_DIR", "") or tempfile.gettempdir())
-    directory = directory / "trainright-finance-exports"
+    """This process's scratch directory for files being built (never shared)."""
+    directory = Path(tempfile.gettempdir()) / "trainright-finance-exports"
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 
@@ -247,7 +258,7 @@ def finance_export_build(*, export_id: int) -> FinanceExport:
     filters = _filters_from(export.params)
     FinanceExport.objects.filter(pk=export_id).update(status=FinanceExport.Status.RUNNING)
     filename = f"{export.kind}_{filters.label}.{export.file_format}"
-    path = export_dir() / f"{export.pk}_{filename}"
+    path = temporary_file(f".{export.file_format}")
 
     def progress(done: int, total: int) -> None:
         FinanceExport.objects.filter(pk=export_id).update(progress_done=done, progress_total=total)
@@ -269,14 +280,18 @@ def finance_export_build(*, export_id: int) -> FinanceExport:
                 _write_lines(path, report_csv_lines(report))
             else:
                 report_xlsx(report, path)
+        with open(path, "rb") as built:
+            stored_name = export_storage().save(f"{export.pk}/{filename}", File(built))
     except Exception as error:
         FinanceExport.objects.filter(pk=export_id).update(
             status=FinanceExport.Status.FAILED, error=str(error)[:2000]
         )
         raise
+    finally:
+        path.unlink(missing_ok=True)
     FinanceExport.objects.filter(pk=export_id).update(
         status=FinanceExport.Status.COMPLETED,
-        file_path=str(path),
+        file_path=stored_name,
         filename=filename,
         completed_at=clock.now(),
     )
@@ -317,6 +332,11 @@ def file_chunks(
     finally:
         if remove:
             path.unlink(missing_ok=True)
+
+
+def export_open(export: FinanceExport) -> Any:
+    """The built export's file, opened for reading from the export storage."""
+    return export_storage().open(export.file_path, "rb")
 
 
 def export_file_name(kind: str, filters: ReportFilters, extension: str) -> str:

@@ -93,7 +93,7 @@ operator funding, ``adjustment``
 correction, ``reversal``: ``journal_reverse`` negates every leg of the wrong entry (same
 reference and Stripe object, ``reverses`` set); then post the right entry.
 
-The worked example (DOMAIN.md): Northwind's 120,000 ¢ upfront fee at 10 % posts Dr
+The worked example (docs/domain.md): Northwind's 120,000 ¢ upfront fee at 10 % posts Dr
 licensee_receivable 120,000; Cr platform_commission 12,000; Cr holder_pending Ana 37,800,
 Harbour 16,200 (W1), Ben 27,000, Chloe 13,500, Harbour 13,500 (W2). Once Northwind's payment
 succeeds, the collection moves those five amounts from pending to payable.
@@ -130,6 +130,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Membership, Organisation, User
+from accounts.selectors import platform_finance_require
 from core import clock
 from royalties.models.ledger import (
     ACCOUNT_KIND_BY_CODE,
@@ -637,11 +638,7 @@ def accounting_period_for(*, day: dt.date) -> AccountingPeriod:
 def period_close(*, period: AccountingPeriod, actor: User) -> AccountingPeriod:
     """Close a period to postings. Locking its row waits for postings in flight into it
     (each holds a share lock on the period until it commits)."""
-    _require_platform_role(
-        actor,
-        roles=(Membership.Role.OWNER, Membership.Role.FINANCE),
-        action="close an accounting period",
-    )
+    platform_finance_require(user=actor, action="close an accounting period")
     locked = AccountingPeriod.objects.select_for_update().get(pk=period.pk)
     if locked.status == PeriodStatus.CLOSED:
         raise LedgerError(f"Accounting period {locked.label} is already closed.")

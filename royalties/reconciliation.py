@@ -51,12 +51,17 @@ from typing import Any
 
 import pghistory
 from django.apps import apps
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 
 from accounts import stripe_gateway
 from accounts.models import Membership, Organisation, User
+from accounts.selectors import (
+    platform_finance_check,
+    platform_finance_require,
+    platform_finance_user_check,
+)
 from accounts.tenancy import Principal
 from core import clock
 from royalties.bank_payouts import bank_payout_record
@@ -123,28 +128,17 @@ class Resolution:
 
 
 def is_finance(*, principal: Principal) -> bool:
-    """A finance member or owner of the platform organisation (people, not API keys: the
-    books are worked by named staff, so every change has a person to audit)."""
-    if principal.user is None:
-        return False
-    ids = principal.finance_organisation_ids | principal.owner_organisation_ids
-    return (
-        bool(ids)
-        and Organisation.objects.filter(id__in=ids, kind=Organisation.Kind.PLATFORM).exists()
-    )
+    """Platform finance staff (people, not API keys: the books are worked by named staff, so
+    every change has a person to audit)."""
+    return platform_finance_check(principal=principal)
 
 
 def is_finance_user(*, user: User) -> bool:
-    return Membership.objects.filter(
-        user=user,
-        role__in=(Membership.Role.FINANCE, Membership.Role.OWNER),
-        organisation__kind=Organisation.Kind.PLATFORM,
-    ).exists()
+    return platform_finance_user_check(user=user)
 
 
 def require_finance_user(user: User) -> None:
-    if not is_finance_user(user=user):
-        raise PermissionDenied("Only the platform organisation's finance staff may do this.")
+    platform_finance_require(user=user)
 
 
 # --- Windows ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.db.models.functions import TruncMonth
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from accounts.models import Organisation
+from accounts.selectors import platform_finance_check
 from accounts.tenancy import Principal
 from core.money import money_format
 from royalties.models.settlement import (
@@ -35,14 +35,9 @@ KIND_LABELS = dict(LineKind.CHOICES)
 
 
 def is_platform_finance(*, principal: Principal) -> bool:
-    """Finance staff of the platform organisation, or one of its API keys."""
-    if principal.api_key is not None:
-        org_ids = principal.organisation_ids
-    else:
-        org_ids = principal.finance_organisation_ids
-    if not org_ids:
-        return False
-    return Organisation.objects.filter(id__in=org_ids, kind=Organisation.Kind.PLATFORM).exists()
+    """Platform finance staff, or one of the platform's API keys (statements and runs are
+    read-only listings)."""
+    return platform_finance_check(principal=principal, api_keys=True)
 
 
 def settlement_run_list(*, principal: Principal) -> QuerySet[SettlementRun]:

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from accounts import stripe_gateway
 from core import clock
-from core.services import SandboxClockError, sandbox_clock_move
+from core.services import PRODUCTION_REFUSAL, SandboxClockError, sandbox_clock_move
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,7 @@ def sandbox_clock_advance(*, to: dt.datetime, actor: str) -> SandboxAdvance:
     """Move the platform's clock (and the emulator's) forward to ``to``, running the periodic
     jobs at each midnight crossed and at ``to``."""
     if not clock.sandbox_enabled():
-        sandbox_clock_move(to=to, actor=actor)  # raises the production refusal
+        raise SandboxClockError(PRODUCTION_REFUSAL, code="sandbox_clock_disabled")
     start = clock.now()
     if to <= start:
         raise SandboxClockError(

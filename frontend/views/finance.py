@@ -563,7 +563,7 @@ def exports_view(request: HttpRequest) -> HttpResponse:
 @finance_only
 def export_download(request: HttpRequest, pk: int) -> HttpResponseBase:
     export = get_object_or_404(FinanceExport, pk=pk, status=FinanceExport.Status.COMPLETED)
-    return FileResponse(open(export.file_path, "rb"), as_attachment=True, filename=export.filename)
+    return FileResponse(exports.export_open(export), as_attachment=True, filename=export.filename)
 
 
 urlpatterns: list[URLPattern] = [

@@ -447,5 +447,5 @@ class FinanceExportViewSet(
         if export.status != FinanceExport.Status.COMPLETED:
             raise NotFound("The export is not ready yet.")
         return FileResponse(
-            open(export.file_path, "rb"), as_attachment=True, filename=export.filename
+            exports.export_open(export), as_attachment=True, filename=export.filename
         )

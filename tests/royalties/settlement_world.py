@@ -1,4 +1,4 @@
-"""The worked example's marketplace (DOMAIN.md), built directly in the database for the
+"""The worked example's marketplace (docs/domain.md), built directly in the database for the
 settlement tests: Northwind AI licenses Harbour Press's two works for ai-train at 0.3 ¢ per
 1,000 tokens, commission 10 %; W1 Ana 70 % / Harbour 30 %; W2 Ben 50 % / Chloe 25 % /
 Harbour 25 %."""

@@ -88,7 +88,7 @@ def platform_people():
 
 
 def post_worked_example_upfront_fee(northwind, holders, *, kind=EntryKind.UPFRONT_FEE):
-    """DOMAIN.md: $1,200 upfront fee at 10 % commission, W1 and W2 each a 54,000 ¢ pool."""
+    """docs/domain.md: $1,200 upfront fee at 10 % commission, W1 and W2 each a 54,000 ¢ pool."""
     pending = {name: account(AccountCode.HOLDER_PENDING, org) for name, org in holders.items()}
     legs = [
         LegSpec(account(AccountCode.LICENSEE_RECEIVABLE, northwind), 120_000),
