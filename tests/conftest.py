@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,3 +234,32 @@ def emulated_stripe(stripe_emulator, settings) -> EmulatedStripe:
     settings.STRIPE_API_BASE = stripe_emulator.url
     settings.STRIPE_SECRET_KEY = "sk_test_emulator"
     return EmulatedStripe(url=stripe_emulator.url, control=control)
+
+
+# --- The browser ------------------------------------------------------------------------------
+# One headless Debian Chromium for the whole session, shared by the journeys against Django's
+# test server (tests/browser/) and the walkthrough against the real demo stack
+# (tests/demo_stack/): Playwright's sync API runs one event loop per thread, so one instance.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()

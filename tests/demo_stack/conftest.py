@@ -27,8 +27,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = REPO / ".venv" / "bin" / "python"
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
@@ -185,18 +183,6 @@ def demo_stack(request) -> Iterator[DemoStack]:
         shutil.rmtree(directory, ignore_errors=True)
         _forget_redis_keys(marker)
         _drop_database(database)
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 # --- The audit of every page ---------------------------------------------------------------
