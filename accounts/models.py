@@ -204,7 +204,7 @@ class Invitation(models.Model):
 
 # --- Stripe ----------------------------------------------------------------------------------
 # What we know of Stripe's objects, kept so that no decision needs a live call and every call is
-# journalled. accounts.stripe_gateway is the only code that talks to Stripe.
+# journalled. payments.gateway is the only code that talks to Stripe.
 
 CURRENCY_CODE = models.Q(currency__regex=r"^[A-Z]{3}$")
 

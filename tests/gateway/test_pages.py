@@ -7,7 +7,7 @@ import re
 import pytest
 
 from accounts.models import Membership, Organisation, StripeConnectedAccount
-from accounts.stripe_connect import connected_account_sync
+from payments.connect import connected_account_sync
 from tests.gateway.helpers import finish_hosted_onboarding
 
 pytestmark = pytest.mark.django_db

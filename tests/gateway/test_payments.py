@@ -7,9 +7,9 @@ import contextlib
 
 import pytest
 
-from accounts import stripe_gateway as gateway
 from accounts.models import StripeCustomer, StripePayment, StripeRefund
-from accounts.stripe_payments import (
+from payments import gateway
+from payments.charges import (
     off_session_payment_method_for,
     payment_refund,
     stripe_customer_ensure,

@@ -9,10 +9,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from accounts import stripe_gateway as gateway
 from accounts.models import StripeConnectedAccount, StripeEvent
-from accounts.stripe_connect import connected_account_ensure
-from accounts.stripe_events import (
+from payments import gateway
+from payments.connect import connected_account_ensure
+from payments.events import (
     stripe_event_process,
     stripe_events_claim_due,
     stripe_events_due_for_retry,
@@ -164,4 +164,4 @@ def test_the_retry_job_is_scheduled_and_registered():
 
     entry = settings.CELERY_BEAT_SCHEDULE["retry-failed-stripe-events"]
     assert entry["task"] in app.tasks
-    assert json.dumps(entry["task"]) == '"accounts.tasks.stripe_events_retry_due"'
+    assert json.dumps(entry["task"]) == '"payments.tasks.stripe_events_retry_due"'

@@ -10,7 +10,7 @@ import stripe
 from django.utils import timezone
 
 from accounts.models import Membership, Organisation, StripeEvent
-from accounts.stripe_events import stripe_event_process, stripe_event_store
+from payments.events import stripe_event_process, stripe_event_store
 from royalties.bank_payouts import BANK_SUBLEDGER, bank_payout_record
 from royalties.ledger import LegSpec, accounting_period_for, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry

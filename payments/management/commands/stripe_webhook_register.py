@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 
-from accounts.stripe_gateway import GatewayError, webhook_endpoints_list
+from payments.gateway import GatewayError, webhook_endpoints_list
 
 
 class Command(BaseCommand):

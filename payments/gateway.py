@@ -7,7 +7,7 @@ or the SDK's own pinned version when that is empty).
 
 What every call gets:
 
-* a token from the shared rate limiter (accounts.stripe_rate_limit) before each HTTP attempt;
+* a token from the shared rate limiter (payments.rate_limit) before each HTTP attempt;
 * retries of network errors, timeouts, 409, 429 and 5xx with exponential backoff and jitter,
   `settings.STRIPE_MAX_ATTEMPTS` tries in all (the SDK's own retries are off, so ours are the
   only ones), honouring Stripe's `Stripe-Should-Retry` header;
@@ -43,8 +43,8 @@ from django.db import transaction
 from django.db.models import F
 
 from accounts.models import StripeConnectedAccount, StripeRequest
-from accounts.stripe_rate_limit import RateLimitWaitExceeded, stripe_rate_limit_take
 from core import clock
+from payments.rate_limit import RateLimitWaitExceeded, stripe_rate_limit_take
 
 log = structlog.get_logger(__name__)
 
