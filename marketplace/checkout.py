@@ -17,7 +17,6 @@ from typing import Any
 import structlog
 from django.db import transaction
 
-from accounts.models import StripeEvent
 from accounts.tenancy import Principal
 from core import clock
 from marketplace.agreements import agreement_activate
@@ -28,6 +27,7 @@ from marketplace.signals import UpfrontFeePayment
 from payments import gateway
 from payments.charges import stripe_customer_ensure
 from payments.events import stripe_event_handler
+from payments.models import StripeEvent
 
 log = structlog.get_logger(__name__)
 

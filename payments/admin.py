@@ -2,7 +2,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import (
+from payments.events import stripe_event_process
+from payments.models import (
     StripeConnectedAccount,
     StripeCustomer,
     StripeEvent,
@@ -10,7 +11,6 @@ from accounts.models import (
     StripeRefund,
     StripeRequest,
 )
-from payments.events import stripe_event_process
 
 
 # --- Stripe: read-only mirrors of Stripe's state, for staff to look into ----------------------

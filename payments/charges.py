@@ -24,16 +24,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
-from accounts.models import (
-    Organisation,
-    StripeCustomer,
-    StripeEvent,
-    StripePayment,
-    StripeRefund,
-)
+from accounts.models import Organisation
 from core import clock
 from payments import gateway
 from payments.events import stripe_event_handler
+from payments.models import StripeCustomer, StripeEvent, StripePayment, StripeRefund
 
 stripe_refund_succeeded = Signal()
 stripe_dispute_lost = Signal()

@@ -23,11 +23,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.models import Membership, Organisation, StripeConnectedAccount, StripeEvent
+from accounts.models import Membership, Organisation
 from accounts.tenancy import Principal
 from core import clock
 from payments import gateway
 from payments.events import stripe_event_handler
+from payments.models import StripeConnectedAccount, StripeEvent
 
 # Stripe's requirement ids, in words a payee understands. Unknown ids fall back to their
 # last segment, humanised ("individual.first_name" -> "First name").

@@ -34,9 +34,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
-from accounts.models import StripeEvent
 from core import clock
 from payments import gateway
+from payments.models import StripeEvent
 
 log = structlog.get_logger(__name__)
 

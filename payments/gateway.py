@@ -42,8 +42,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from accounts.models import StripeConnectedAccount, StripeRequest
 from core import clock
+from payments.models import StripeConnectedAccount, StripeRequest
 from payments.rate_limit import RateLimitWaitExceeded, stripe_rate_limit_take
 
 log = structlog.get_logger(__name__)

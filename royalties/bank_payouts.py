@@ -27,10 +27,10 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.models import StripeEvent
 from core import clock
 from payments import gateway
 from payments.events import stripe_event_handler
+from payments.models import StripeEvent
 from royalties.ledger import LegSpec, journal_post, journal_reverse, ledger_account_for
 from royalties.models.ledger import (
     AccountCode,

@@ -26,12 +26,13 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet, Sum
 
-from accounts.models import Membership, Organisation, StripePayment
+from accounts.models import Membership, Organisation
 from accounts.tenancy import Principal
 from core import clock
 from core.money import apportion, money_format
 from payments import gateway
 from payments.charges import off_session_payment_method_for, stripe_payment_sync
+from payments.models import StripePayment
 from royalties.ledger import LegSpec, holder_balances, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry, JournalLeg
 from royalties.models.payouts import Collection

@@ -8,10 +8,10 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.models import StripeEvent, StripePayment, StripeRefund
 from payments import gateway
 from payments.connect import connected_account_sync
 from payments.events import stripe_event_handler
+from payments.models import StripeEvent, StripePayment, StripeRefund
 from royalties import collections, payouts
 from royalties.models.ledger import EntryKind
 

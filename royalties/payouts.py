@@ -26,12 +26,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
 
-from accounts.models import Organisation, StripeConnectedAccount, User
+from accounts.models import Organisation, User
 from accounts.tenancy import Principal
 from core import clock
 from core.money import UnknownCurrencyError, currency_exponent
 from payments import gateway
 from payments.connect import connected_account_for
+from payments.models import StripeConnectedAccount
 from royalties.ledger import LegSpec, holder_balances, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry
 from royalties.models.payouts import Payout, PayoutThreshold

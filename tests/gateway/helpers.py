@@ -15,10 +15,11 @@ import urllib.request
 from django.conf import settings
 from django.test import Client
 
-from accounts.models import Organisation, StripeConnectedAccount
+from accounts.models import Organisation
 from payments import gateway
 from payments.connect import connected_account_ensure, connected_account_sync
 from payments.events import stripe_event_process, stripe_event_store
+from payments.models import StripeConnectedAccount
 
 
 def onboarded_account(emulated, organisation: Organisation) -> StripeConnectedAccount:

@@ -7,7 +7,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.models import StripeConnectedAccount, StripeRequest
 from accounts.tenancy import principal_for_user
 from payments import gateway
 from payments.connect import (
@@ -16,6 +15,7 @@ from payments.connect import (
     payout_setup_for,
     requirement_label,
 )
+from payments.models import StripeConnectedAccount, StripeRequest
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,6 @@ import contextlib
 
 import pytest
 
-from accounts.models import StripeCustomer, StripePayment, StripeRefund
 from payments import gateway
 from payments.charges import (
     off_session_payment_method_for,
@@ -16,6 +15,7 @@ from payments.charges import (
     stripe_dispute_lost,
     stripe_refund_succeeded,
 )
+from payments.models import StripeCustomer, StripePayment, StripeRefund
 from tests.gateway.helpers import events_of, paid_charge_id, process_events
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,6 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import StripeConnectedAccount, StripeEvent
 from payments import gateway
 from payments.connect import connected_account_ensure
 from payments.events import (
@@ -17,6 +16,7 @@ from payments.events import (
     stripe_events_claim_due,
     stripe_events_due_for_retry,
 )
+from payments.models import StripeConnectedAccount, StripeEvent
 from tests.gateway.helpers import events_of, post_webhook, signature_header
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +137,7 @@ def test_staff_can_process_a_failed_event_again_from_the_admin(
     emulated_stripe.control.add_fault("api_error", count=4, path="/v1/accounts/")
     assert stripe_event_process(event_pk=record.pk).status == "failed"
     response = admin_client.post(
-        "/admin/accounts/stripeevent/",
+        "/admin/payments/stripeevent/",
         {"action": "process_again", "_selected_action": [record.pk]},
         follow=True,
     )

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import StripeCustomer, StripeEvent
 from marketplace import signals
 from marketplace.checkout import checkout_session_settle
 from marketplace.models import Agreement, CheckoutAttempt
 from payments import gateway
 from payments.events import stripe_event_process, stripe_event_store
+from payments.models import StripeCustomer, StripeEvent
 from tests.gateway.helpers import events_of, process_events
 from tests.marketplace.factories import accepted_agreement
 

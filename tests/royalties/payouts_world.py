@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Organisation, StripeConnectedAccount, StripeCustomer
+from accounts.models import Organisation
 from payments import gateway
 from payments.charges import stripe_customer_ensure
 from payments.connect import connected_account_ensure, connected_account_sync
+from payments.models import StripeConnectedAccount, StripeCustomer
 from royalties.ledger import LegSpec, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind
 from royalties.models.settlement import (

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import StripePayment
 from payments import gateway
 from payments.charges import payment_refund, stripe_refund_sync
+from payments.models import StripePayment
 from royalties.collections import (
     collection_charge,
     collection_record_payment,

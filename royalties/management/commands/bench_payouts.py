@@ -28,10 +28,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Count, Q
 
-from accounts.models import Organisation, StripeConnectedAccount
+from accounts.models import Organisation
 from core import clock
 from payments import gateway
 from payments.connect import connected_account_ensure
+from payments.models import StripeConnectedAccount
 from royalties.ledger import LegSpec, journal_post, ledger_account_for
 from royalties.management.bench_database import bench_relaunch_in_own_database
 from royalties.models.ledger import AccountCode, EntryKind
