@@ -869,19 +869,3 @@ def webhook_endpoints_list() -> list[stripe.WebhookEndpoint]:
             {},
         )
     )
-
-
-def sandbox_clock_sync(*, to_unix: int) -> bool:
-    """Move the Stripe emulator's clock with the platform's sandbox clock (pending funds
-    become available, payouts arrive); True if it moved. Against Stripe itself (no emulator
-    base) nothing happens: Stripe's time is Stripe's."""
-    if not settings.STRIPE_API_BASE:
-        return False
-    from stripe_emulator.control import ControlError, EmulatorControl
-
-    try:
-        EmulatorControl(settings.STRIPE_API_BASE).advance_clock(to_unix)
-    except (ControlError, OSError) as error:
-        log.warning("sandbox_clock_emulator_not_moved", reason=str(error))
-        return False
-    return True

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from core import clock
 from core.services import SandboxClockError, sandbox_clock_move
-from payments import gateway
+from payments import emulator
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +95,7 @@ def sandbox_clock_advance(*, to: dt.datetime, actor: str) -> SandboxAdvance:
     steps.append(to)
     for step in steps:
         sandbox_clock_move(to=step, actor=actor)
-        gateway.sandbox_clock_sync(to_unix=int(step.timestamp()))
+        emulator.sandbox_clock_sync(to_unix=int(step.timestamp()))
         periodic_jobs_run(result=result)
     result.days_crossed = len(steps) - 1
     result.now = clock.now()
