@@ -52,7 +52,7 @@ demo: install demo-data
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy core accounts catalog marketplace royalties frontend sandbox config
+	$(VENV)/bin/mypy core accounts payments catalog marketplace royalties frontend sandbox config
 	$(VENV)/bin/lint-imports
 
 test: install chromium lint

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "pghistory",
     "core",
     "accounts",
+    "payments",
     "catalog",
     "marketplace",
     "royalties",
@@ -264,7 +265,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(minute=17),
     },
     "retry-failed-stripe-events": {
-        "task": "accounts.tasks.stripe_events_retry_due",
+        "task": "payments.tasks.stripe_events_retry_due",
         "schedule": timedelta(minutes=2),
     },
 }

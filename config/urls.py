@@ -7,7 +7,7 @@ from drf_spectacular.views import (
 )
 
 from accounts.health import healthz
-from accounts.stripe_webhooks import stripe_webhook
+from payments.webhooks import stripe_webhook
 
 api_v1 = [
     path("", include("accounts.api.urls")),

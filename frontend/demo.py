@@ -16,13 +16,13 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Membership, Organisation, User
-from accounts.stripe_connect import connected_account_ensure, connected_account_sync
 from accounts.tenancy import principal_for_user
 from catalog import services as catalog_services
 from catalog.models import Catalogue, RightsShare, Work
 from core import clock
 from marketplace.demo import seed_marketplace, seed_marketplace_payment
 from marketplace.models import Agreement, AgreementSplit, AgreementWork
+from payments.connect import connected_account_ensure, connected_account_sync
 from royalties.models.settlement import SettlementRun
 from royalties.settlement import (
     settlement_run_create,
@@ -302,7 +302,7 @@ def seed_reconciliation() -> None:
     Skipped when the emulator is not running."""
     if not settings.STRIPE_API_BASE:
         return
-    from accounts.stripe_gateway import GatewayError
+    from payments.gateway import GatewayError
     from royalties.ledger import accounting_period_for
     from royalties.reconciliation import completed_run_covering, reconciliation_run_for_period
     from stripe_emulator.control import ControlError, EmulatorControl
@@ -327,7 +327,7 @@ def seed_upfront_fees() -> None:
     finds the fee in the ledger). Idempotent: a fee already collected is skipped."""
     if not settings.STRIPE_API_BASE:
         return
-    from accounts.stripe_gateway import GatewayError
+    from payments.gateway import GatewayError
     from royalties.upfront_fees import (
         UpfrontFeeError,
         upfront_fee_settle_paid,
@@ -368,7 +368,7 @@ def seed_payouts(parties: DemoParties) -> None:
     the "Get paid" page. Idempotent (every step is); skipped without the emulator."""
     if not settings.STRIPE_API_BASE:
         return
-    from accounts import stripe_gateway
+    from payments import gateway
     from royalties.collections import (
         collection_charge,
         collection_payouts_schedule,
@@ -399,13 +399,13 @@ def seed_payouts(parties: DemoParties) -> None:
                 intent_id = collection.payment_intent_id
                 if not intent_id and collection.checkout_session_id:
                     control.complete_checkout(collection.checkout_session_id)
-                    session = stripe_gateway.checkout_session_retrieve(
+                    session = gateway.checkout_session_retrieve(
                         session_id=collection.checkout_session_id
                     )
                     intent_id = str(session.payment_intent or "")
                 if not intent_id:
                     continue
-                intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=intent_id)
+                intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id)
                 if not intent.latest_charge:
                     continue
                 collection_record_payment(
@@ -413,7 +413,7 @@ def seed_payouts(parties: DemoParties) -> None:
                 )
             collection_payouts_schedule(collection_id=collection.pk)
         payouts_send_as_the_worker_would()
-    except (stripe_gateway.GatewayError, ControlError, OSError) as error:
+    except (gateway.GatewayError, ControlError, OSError) as error:
         log.warning("demo_payouts_skipped", reason=str(error))
 
 

@@ -5,5 +5,5 @@ class MarketplaceConfig(AppConfig):
     name = "marketplace"
 
     def ready(self) -> None:
-        # Registers the Checkout webhook handlers with accounts.stripe_events.
+        # Registers the Checkout webhook handlers with payments.events.
         from marketplace import checkout  # noqa: F401

@@ -17,10 +17,6 @@ from typing import Any
 import structlog
 from django.db import transaction
 
-from accounts import stripe_gateway
-from accounts.models import StripeEvent
-from accounts.stripe_events import stripe_event_handler
-from accounts.stripe_payments import stripe_customer_ensure
 from accounts.tenancy import Principal
 from core import clock
 from marketplace.agreements import agreement_activate
@@ -28,6 +24,10 @@ from marketplace.errors import CheckoutNotNeeded, CheckoutUnavailable, NotAParty
 from marketplace.models import Agreement, CheckoutAttempt
 from marketplace.selectors import agreement_fee_total_minor
 from marketplace.signals import UpfrontFeePayment
+from payments import gateway
+from payments.charges import stripe_customer_ensure
+from payments.events import stripe_event_handler
+from payments.models import StripeEvent
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +79,7 @@ def checkout_attempt_start(
     for older in superseded:
         _expire_session(older)
     try:
-        session = stripe_gateway.checkout_session_create(
+        session = gateway.checkout_session_create(
             checkout=_checkout_request(
                 agreement,
                 attempt,
@@ -87,9 +87,9 @@ def checkout_attempt_start(
                 success_url=success_url,
                 cancel_url=cancel_url,
             ),
-            idempotency_key=stripe_gateway.idempotency_key("agreement-checkout", attempt.pk),
+            idempotency_key=gateway.idempotency_key("agreement-checkout", attempt.pk),
         )
-    except stripe_gateway.GatewayError as error:
+    except gateway.GatewayError as error:
         _fail(attempt, error)
         raise CheckoutUnavailable(
             "Stripe could not open the payment page just now. Please try again in a moment."
@@ -113,7 +113,7 @@ def _checkout_request(
     principal: Principal,
     success_url: str,
     cancel_url: str,
-) -> stripe_gateway.CheckoutRequest:
+) -> gateway.CheckoutRequest:
     email = principal.user.email if principal.user else None
     customer_id = None
     if attempt.save_payment_method:
@@ -121,10 +121,10 @@ def _checkout_request(
         customer_id = stripe_customer_ensure(
             organisation=agreement.licensee, email=email
         ).stripe_customer_id
-    return stripe_gateway.CheckoutRequest(
+    return gateway.CheckoutRequest(
         currency=attempt.currency,
         line_items=[
-            stripe_gateway.LineItem(
+            gateway.LineItem(
                 name=f"Licence agreement {agreement.pk} with {agreement.licensor.name}: "
                 "upfront fee",
                 unit_amount_minor=attempt.amount_minor,
@@ -147,7 +147,7 @@ def _checkout_request(
     )
 
 
-def _fail(attempt: CheckoutAttempt, error: stripe_gateway.GatewayError) -> None:
+def _fail(attempt: CheckoutAttempt, error: gateway.GatewayError) -> None:
     with transaction.atomic():
         attempt = CheckoutAttempt.objects.select_for_update().get(pk=attempt.pk)
         if attempt.status == CheckoutAttempt.Status.CREATED:
@@ -162,11 +162,11 @@ def _expire_session(attempt: CheckoutAttempt) -> None:
     refuses (already complete or expired), its webhook tells us what happened."""
     assert attempt.stripe_session_id
     try:
-        stripe_gateway.checkout_session_expire(
+        gateway.checkout_session_expire(
             session_id=attempt.stripe_session_id,
-            idempotency_key=stripe_gateway.idempotency_key("agreement-checkout-expire", attempt.pk),
+            idempotency_key=gateway.idempotency_key("agreement-checkout-expire", attempt.pk),
         )
-    except stripe_gateway.GatewayError as error:
+    except gateway.GatewayError as error:
         log.info("checkout_expire_refused", attempt=attempt.pk, error=str(error))
         return
     checkout_attempt_expired(attempt_id=attempt.pk)
@@ -187,12 +187,12 @@ def _id(value: Any) -> str:
 def checkout_session_settle(*, session_id: str) -> CheckoutAttempt | None:
     """Fetch the session's current state from Stripe and record it: paid activates the
     agreement (once), expired closes the attempt. Returns the attempt (None: not ours)."""
-    session = stripe_gateway.checkout_session_retrieve(session_id=session_id).to_dict()
+    session = gateway.checkout_session_retrieve(session_id=session_id).to_dict()
     attempt_id = _attempt_id(session.get("metadata"))
     if attempt_id is None:
         return None
     if session.get("payment_status") == "paid":
-        intent = stripe_gateway.payment_intent_retrieve(
+        intent = gateway.payment_intent_retrieve(
             payment_intent_id=_id(session.get("payment_intent"))
         ).to_dict()
         return checkout_attempt_paid(attempt_id=attempt_id, session=session, intent=intent)

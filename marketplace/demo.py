@@ -9,7 +9,6 @@ from __future__ import annotations
 import structlog
 from django.conf import settings
 
-from accounts import stripe_gateway
 from accounts.models import Organisation
 from accounts.tenancy import Principal
 from catalog.models import AiUse, Catalogue
@@ -18,6 +17,7 @@ from marketplace.checkout import checkout_attempt_start, checkout_session_settle
 from marketplace.errors import MarketplaceError
 from marketplace.models import Agreement, Offer, OfferVersion
 from marketplace.negotiation import offer_accept, offer_counter, offer_request
+from payments import gateway
 
 log = structlog.get_logger(__name__)
 
@@ -118,5 +118,5 @@ def seed_marketplace_payment(*, northwind: Organisation) -> None:
         assert attempt.stripe_session_id
         control.complete_checkout(attempt.stripe_session_id)
         checkout_session_settle(session_id=attempt.stripe_session_id)
-    except (MarketplaceError, stripe_gateway.GatewayError, ControlError, OSError) as error:
+    except (MarketplaceError, gateway.GatewayError, ControlError, OSError) as error:
         log.warning("demo_payment_skipped", reason=str(error))

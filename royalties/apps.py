@@ -5,8 +5,8 @@ class RoyaltiesConfig(AppConfig):
     name = "royalties"
 
     def ready(self) -> None:
-        from accounts.stripe_payments import stripe_dispute_lost, stripe_refund_succeeded
         from marketplace.signals import agreement_activated
+        from payments.charges import stripe_dispute_lost, stripe_refund_succeeded
         from royalties import bank_payouts, payment_events  # noqa: F401 (registers handlers)
         from royalties.receivers import post_upfront_fee_on_activation
 

@@ -27,10 +27,10 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts import stripe_gateway
-from accounts.models import StripeEvent
-from accounts.stripe_events import stripe_event_handler
 from core import clock
+from payments import gateway
+from payments.events import stripe_event_handler
+from payments.models import StripeEvent
 from royalties.ledger import LegSpec, journal_post, journal_reverse, ledger_account_for
 from royalties.models.ledger import (
     AccountCode,
@@ -121,7 +121,7 @@ def _platform_payout_settled(event: StripeEvent) -> None:
     if not payout_id:
         return
     # Events may come in any order: act on the payout as it is now.
-    payout = stripe_gateway.payout_retrieve(payout_id=payout_id)
+    payout = gateway.payout_retrieve(payout_id=payout_id)
     if payout.status == "paid":
         bank_payout_record(
             payout_id=payout_id,

@@ -26,12 +26,13 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet, Sum
 
-from accounts import stripe_gateway
-from accounts.models import Membership, Organisation, StripePayment
-from accounts.stripe_payments import off_session_payment_method_for, stripe_payment_sync
+from accounts.models import Membership, Organisation
 from accounts.tenancy import Principal
 from core import clock
 from core.money import apportion, money_format
+from payments import gateway
+from payments.charges import off_session_payment_method_for, stripe_payment_sync
+from payments.models import StripePayment
 from royalties.ledger import LegSpec, holder_balances, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry, JournalLeg
 from royalties.models.payouts import Collection
@@ -149,19 +150,19 @@ def collection_charge(*, collection_id: int, base_url: str = "") -> Collection:
         return _collection_checkout_open(collection, base_url=base_url)
     customer_id, payment_method_id = saved
     try:
-        intent = stripe_gateway.payment_intent_create_off_session(
+        intent = gateway.payment_intent_create_off_session(
             amount_minor=collection.amount_due_minor,
             currency=collection.currency,
             customer_id=customer_id,
             payment_method_id=payment_method_id,
             transfer_group=collection.transfer_group,
             metadata=_metadata(collection),
-            idempotency_key=stripe_gateway.idempotency_key(
+            idempotency_key=gateway.idempotency_key(
                 "payment_intent", "collection", collection.pk, attempt
             ),
             description=f"TrainRight usage royalties, {collection.run}",
         )
-    except stripe_gateway.CardDeclined as error:
+    except gateway.CardDeclined as error:
         return _collection_declined(collection.pk, attempt=attempt, reason=str(error))
     with transaction.atomic():
         collection = Collection.objects.select_for_update().get(pk=collection_id)
@@ -195,11 +196,11 @@ def _collection_checkout_open(collection: Collection, *, base_url: str) -> Colle
     if collection.checkout_session_id:
         return collection
     root = (base_url or getattr(settings, "SITE_URL", "http://127.0.0.1:8000")).rstrip("/")
-    session = stripe_gateway.checkout_session_create(
-        checkout=stripe_gateway.CheckoutRequest(
+    session = gateway.checkout_session_create(
+        checkout=gateway.CheckoutRequest(
             currency=collection.currency,
             line_items=[
-                stripe_gateway.LineItem(
+                gateway.LineItem(
                     name=f"TrainRight usage royalties, {collection.run}",
                     unit_amount_minor=collection.amount_due_minor,
                 )
@@ -210,7 +211,7 @@ def _collection_checkout_open(collection: Collection, *, base_url: str) -> Colle
             metadata=_metadata(collection),
             client_reference_id=f"collection:{collection.pk}",
         ),
-        idempotency_key=stripe_gateway.idempotency_key("checkout", "collection", collection.pk),
+        idempotency_key=gateway.idempotency_key("checkout", "collection", collection.pk),
     )
     with transaction.atomic():
         collection = Collection.objects.select_for_update().get(pk=collection.pk)

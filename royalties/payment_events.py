@@ -8,10 +8,10 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts import stripe_gateway
-from accounts.models import StripeEvent, StripePayment, StripeRefund
-from accounts.stripe_connect import connected_account_sync
-from accounts.stripe_events import stripe_event_handler
+from payments import gateway
+from payments.connect import connected_account_sync
+from payments.events import stripe_event_handler
+from payments.models import StripeEvent, StripePayment, StripeRefund
 from royalties import collections, payouts
 from royalties.models.ledger import EntryKind
 
@@ -39,7 +39,7 @@ def _collection_checkout_completed(event: StripeEvent) -> None:
     intent_id = _id(session.get("payment_intent"))
     if event.account or collection is None or not intent_id:
         return
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=intent_id)
+    intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id)
     if intent.latest_charge:
         collections.collection_record_payment(
             collection_id=collection.pk, charge_id=_id(intent.latest_charge)

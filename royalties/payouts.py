@@ -26,12 +26,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
 
-from accounts import stripe_gateway
-from accounts.models import Organisation, StripeConnectedAccount, User
-from accounts.stripe_connect import connected_account_for
+from accounts.models import Organisation, User
 from accounts.tenancy import Principal
 from core import clock
 from core.money import UnknownCurrencyError, currency_exponent
+from payments import gateway
+from payments.connect import connected_account_for
+from payments.models import StripeConnectedAccount
 from royalties.ledger import LegSpec, holder_balances, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry
 from royalties.models.payouts import Payout, PayoutThreshold
@@ -361,7 +362,7 @@ def payout_schedule(
                 run=run,
                 currency=currency,
                 amount_minor=available,
-                idempotency_key=stripe_gateway.idempotency_key("transfer", "payout", payout_id),
+                idempotency_key=gateway.idempotency_key("transfer", "payout", payout_id),
                 destination_account_id=account.stripe_account_id,
                 transfer_group=f"settlement_run:{run.pk}" if run else f"payout:{payout_id}",
                 source_transaction=source_transaction,
@@ -394,7 +395,7 @@ def payout_send(*, payout_id: int) -> Payout:
         payout.sent_at = clock.now()
         payout.save(update_fields=["status", "attempts", "sent_at"])
     try:
-        transfer = stripe_gateway.transfer_create(
+        transfer = gateway.transfer_create(
             destination_account_id=payout.destination_account_id,
             amount_minor=payout.amount_minor,
             currency=payout.currency,
@@ -404,18 +405,18 @@ def payout_send(*, payout_id: int) -> Payout:
             metadata={"payout_id": payout.pk, "holder_id": payout.holder_id},
             description=f"TrainRight royalties payout {payout.pk}",
         )
-    except stripe_gateway.GatewayError as error:
+    except gateway.GatewayError as error:
         return _payout_attempt_failed(payout.pk, error)
     return payout_record_transfer(payout_id=payout.pk, transfer_id=transfer.id)
 
 
-def _payout_attempt_failed(payout_id: int, error: stripe_gateway.GatewayError) -> Payout:
+def _payout_attempt_failed(payout_id: int, error: gateway.GatewayError) -> Payout:
     with transaction.atomic():
         payout = Payout.objects.select_for_update().get(pk=payout_id)
         if payout.status != Payout.Status.SENT:
             return payout
         reason = str(error)[:300] or type(error).__name__
-        retryable = error.retryable or isinstance(error, stripe_gateway.InsufficientBalance)
+        retryable = error.retryable or isinstance(error, gateway.InsufficientBalance)
         if retryable and payout.attempts < _max_attempts():
             payout.mark_retry()
             payout.failure_reason = reason
@@ -633,15 +634,13 @@ def holder_clawback(*, holder: Organisation, currency: str, reason_key: str) -> 
         if amount <= 0:
             continue
         try:
-            reversal = stripe_gateway.transfer_reversal_create(
+            reversal = gateway.transfer_reversal_create(
                 transfer_id=str(payout.transfer_id),
                 amount_minor=amount,
-                idempotency_key=stripe_gateway.idempotency_key(
-                    "transfer_reversal", reason_key, payout.pk
-                ),
+                idempotency_key=gateway.idempotency_key("transfer_reversal", reason_key, payout.pk),
                 metadata={"payout_id": payout.pk, "reason": reason_key},
             )
-        except stripe_gateway.InvalidRequest as error:
+        except gateway.InvalidRequest as error:
             logger.info("clawback_not_reversible", payout_id=payout.pk, reason=str(error))
             continue
         payout_reversal_record(

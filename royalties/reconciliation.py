@@ -55,7 +55,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 
-from accounts import stripe_gateway
 from accounts.models import Membership, Organisation, User
 from accounts.selectors import (
     platform_finance_check,
@@ -64,6 +63,7 @@ from accounts.selectors import (
 )
 from accounts.tenancy import Principal
 from core import clock
+from payments import gateway
 from royalties.bank_payouts import bank_payout_record
 from royalties.ledger import (
     LegSpec,
@@ -201,7 +201,7 @@ def stripe_balance_transactions_import(
 ) -> int:
     """Import the platform's balance transactions created in the window (all without one),
     page by page; returns how many were read. Idempotent."""
-    transactions = stripe_gateway.balance_transactions(
+    transactions = gateway.balance_transactions(
         created_gte=_epoch(created_gte) if created_gte else None,
         created_lt=_epoch(created_lt) if created_lt else None,
     )
@@ -220,7 +220,7 @@ def stripe_balance_transactions_import_recent(*, days: int = 3) -> int:
 
 def _import_sources(source_ids: Iterable[str]) -> None:
     for source_id in source_ids:
-        rows = [_row(txn) for txn in stripe_gateway.balance_transactions(source=source_id)]
+        rows = [_row(txn) for txn in gateway.balance_transactions(source=source_id)]
         if rows:
             _upsert(rows)
 

@@ -8,8 +8,8 @@ from celery import chord, shared_task
 from django.db import OperationalError
 
 from accounts.models import Organisation
-from accounts.stripe_gateway import GatewayError
 from core import clock
+from payments.gateway import GatewayError
 from royalties import collections, payouts, upfront_fees
 from royalties.models.settlement import SettlementRun
 from royalties.settlement import (

@@ -27,10 +27,10 @@ import structlog
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from accounts.stripe_payments import stripe_payment_sync
 from core import clock
 from marketplace.models import Agreement, CheckoutAttempt
 from marketplace.selectors import agreement_fee_payment
+from payments.charges import stripe_payment_sync
 from royalties.collections import payment_received_legs
 from royalties.ledger import LegSpec, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry, JournalLeg

@@ -14,9 +14,9 @@ import structlog
 from celery.schedules import crontab
 from django.conf import settings
 
-from accounts import stripe_gateway
 from core import clock
 from core.services import PRODUCTION_REFUSAL, SandboxClockError, sandbox_clock_move
+from payments import emulator
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +95,7 @@ def sandbox_clock_advance(*, to: dt.datetime, actor: str) -> SandboxAdvance:
     steps.append(to)
     for step in steps:
         sandbox_clock_move(to=step, actor=actor)
-        stripe_gateway.sandbox_clock_sync(to_unix=int(step.timestamp()))
+        emulator.sandbox_clock_sync(to_unix=int(step.timestamp()))
         periodic_jobs_run(result=result)
     result.days_crossed = len(steps) - 1
     result.now = clock.now()

@@ -23,12 +23,12 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import stripe_gateway
 from accounts.models import Organisation, User
-from accounts.stripe_connect import PayoutSetup, payout_setup_for
 from accounts.tenancy import principal_for_request
 from core.money import UnknownCurrencyError, major_to_minor
 from core.money import money_format as money
+from payments import gateway
+from payments.connect import PayoutSetup, payout_setup_for
 from royalties import collections, payouts
 from royalties.models.payouts import Collection
 
@@ -286,7 +286,7 @@ def invoice_pay(request: HttpRequest, pk: int) -> HttpResponse:
     except collections.CollectionError as error:
         messages.info(request, str(error))
         return redirect("frontend:invoice", pk=collection.pk)
-    except stripe_gateway.GatewayError:
+    except gateway.GatewayError:
         messages.error(request, "Stripe could not be reached just now. Please try again.")
         return redirect("frontend:invoice", pk=collection.pk)
     if not collection.checkout_url:

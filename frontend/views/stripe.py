@@ -16,9 +16,9 @@ from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Organisation
-from accounts.stripe_connect import PayoutSetup, onboarding_link_create, payout_setup_for
-from accounts.stripe_gateway import GatewayError
 from accounts.tenancy import principal_for_request
+from payments.connect import PayoutSetup, onboarding_link_create, payout_setup_for
+from payments.gateway import GatewayError
 
 
 def _setup(request: HttpRequest) -> PayoutSetup:

@@ -20,12 +20,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import stripe_gateway
 from accounts.api.base import TenantScopedGenericViewSet
 from accounts.api.problems import Conflict, Unprocessable
 from accounts.models import Organisation, User
-from accounts.stripe_connect import PayoutSetup, payout_setup_for
 from accounts.tenancy import Principal, principal_for_request
+from payments import gateway
+from payments.connect import PayoutSetup, payout_setup_for
 from royalties import collections, payouts
 from royalties.models.payouts import Collection, Payout
 from royalties.reconciliation import is_finance
@@ -403,7 +403,7 @@ class CollectionViewSet(
             )
         except collections.CollectionError as error:
             raise Conflict(str(error), current=CollectionSerializer(collection).data) from error
-        except stripe_gateway.GatewayError as error:
+        except gateway.GatewayError as error:
             raise StripeUnavailable() from error
         if not collection.checkout_url:
             raise Conflict("Stripe gave no payment page; try again.")

@@ -8,7 +8,8 @@ import re
 
 from playwright.sync_api import expect
 
-from accounts.models import Organisation, StripeConnectedAccount
+from accounts.models import Organisation
+from payments.models import StripeConnectedAccount
 from tests.factories import MembershipFactory, OrganisationFactory
 
 PASSWORD = "correct-horse-battery-staple"  # UserFactory's

@@ -15,10 +15,11 @@ import urllib.request
 from django.conf import settings
 from django.test import Client
 
-from accounts import stripe_gateway
-from accounts.models import Organisation, StripeConnectedAccount
-from accounts.stripe_connect import connected_account_ensure, connected_account_sync
-from accounts.stripe_events import stripe_event_process, stripe_event_store
+from accounts.models import Organisation
+from payments import gateway
+from payments.connect import connected_account_ensure, connected_account_sync
+from payments.events import stripe_event_process, stripe_event_store
+from payments.models import StripeConnectedAccount
 
 
 def onboarded_account(emulated, organisation: Organisation) -> StripeConnectedAccount:
@@ -38,11 +39,11 @@ def checkout(
     save_card: bool = False,
     customer_id: str | None = None,
 ):
-    return stripe_gateway.checkout_session_create(
-        checkout=stripe_gateway.CheckoutRequest(
+    return gateway.checkout_session_create(
+        checkout=gateway.CheckoutRequest(
             currency="USD",
             line_items=[
-                stripe_gateway.LineItem(name="Licence: Salt Roads", unit_amount_minor=amount_minor)
+                gateway.LineItem(name="Licence: Salt Roads", unit_amount_minor=amount_minor)
             ],
             success_url="http://app.test/paid?session={CHECKOUT_SESSION_ID}",
             cancel_url="http://app.test/cancelled",
@@ -60,8 +61,8 @@ def paid_charge_id(emulated, payer: Organisation, amount_minor: int, *, key: str
     customer); returns the charge the payment made."""
     session = checkout(payer, amount_minor, key=key, **extra)
     emulated.control.complete_checkout(session.id)
-    session = stripe_gateway.checkout_session_retrieve(session_id=session.id)
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=session.payment_intent)
+    session = gateway.checkout_session_retrieve(session_id=session.id)
+    intent = gateway.payment_intent_retrieve(payment_intent_id=session.payment_intent)
     return intent.latest_charge
 
 
@@ -84,7 +85,7 @@ def post_webhook(client: Client, payload: str, signature: str | None):
 
 def events_of(*types: str, account_id: str | None = None) -> list:
     """Events Stripe has for us, oldest first."""
-    return list(reversed(list(stripe_gateway.events_list(types=types, account_id=account_id))))
+    return list(reversed(list(gateway.events_list(types=types, account_id=account_id))))
 
 
 def process_events(*types: str, account_id: str | None = None) -> None:

@@ -7,15 +7,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts import stripe_gateway as gateway
-from accounts.models import StripeConnectedAccount, StripeRequest
-from accounts.stripe_connect import (
+from accounts.tenancy import principal_for_user
+from payments import gateway
+from payments.connect import (
     connected_account_ensure,
     connected_account_sync,
     payout_setup_for,
     requirement_label,
 )
-from accounts.tenancy import principal_for_user
+from payments.models import StripeConnectedAccount, StripeRequest
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from accounts import stripe_gateway as gateway
-from accounts.models import StripeRequest
+from payments import gateway
+from payments.models import StripeRequest
 from tests.gateway.helpers import checkout, signature_header
 
 pytestmark = [pytest.mark.stripe_contract, pytest.mark.django_db]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts import stripe_gateway as gateway
-from accounts.models import StripeConnectedAccount
 from frontend.demo import seed_demo
+from payments import gateway
+from payments.models import StripeConnectedAccount
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from accounts import stripe_gateway as gateway
-from accounts.models import StripeRequest
+from payments import gateway
+from payments.models import StripeRequest
 from tests.gateway.helpers import onboarded_account, paid_charge_id
 
 pytestmark = pytest.mark.django_db

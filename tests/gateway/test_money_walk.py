@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from accounts import stripe_gateway as gateway
-from accounts.models import Organisation, StripeConnectedAccount, StripeEvent, StripePayment
-from accounts.stripe_connect import onboarding_link_create
+from accounts.models import Organisation
+from payments import gateway
+from payments.connect import onboarding_link_create
+from payments.models import StripeConnectedAccount, StripeEvent, StripePayment
 from tests.gateway.helpers import checkout, finish_hosted_onboarding, wait_for
 
 pytestmark = pytest.mark.worker

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from accounts.models import Membership, Organisation, StripeConnectedAccount
-from accounts.stripe_connect import connected_account_sync
+from accounts.models import Membership, Organisation
+from payments.connect import connected_account_sync
+from payments.models import StripeConnectedAccount
 from tests.gateway.helpers import finish_hosted_onboarding
 
 pytestmark = pytest.mark.django_db

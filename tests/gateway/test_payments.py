@@ -7,15 +7,15 @@ import contextlib
 
 import pytest
 
-from accounts import stripe_gateway as gateway
-from accounts.models import StripeCustomer, StripePayment, StripeRefund
-from accounts.stripe_payments import (
+from payments import gateway
+from payments.charges import (
     off_session_payment_method_for,
     payment_refund,
     stripe_customer_ensure,
     stripe_dispute_lost,
     stripe_refund_succeeded,
 )
+from payments.models import StripeCustomer, StripePayment, StripeRefund
 from tests.gateway.helpers import events_of, paid_charge_id, process_events
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from accounts import stripe_gateway as gateway
-from accounts.stripe_rate_limit import RateLimitWaitExceeded, stripe_rate_limit_take
+from payments import gateway
+from payments.rate_limit import RateLimitWaitExceeded, stripe_rate_limit_take
 
 pytestmark = pytest.mark.django_db
 

@@ -9,14 +9,14 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from accounts import stripe_gateway as gateway
-from accounts.models import StripeConnectedAccount, StripeEvent
-from accounts.stripe_connect import connected_account_ensure
-from accounts.stripe_events import (
+from payments import gateway
+from payments.connect import connected_account_ensure
+from payments.events import (
     stripe_event_process,
     stripe_events_claim_due,
     stripe_events_due_for_retry,
 )
+from payments.models import StripeConnectedAccount, StripeEvent
 from tests.gateway.helpers import events_of, post_webhook, signature_header
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +137,7 @@ def test_staff_can_process_a_failed_event_again_from_the_admin(
     emulated_stripe.control.add_fault("api_error", count=4, path="/v1/accounts/")
     assert stripe_event_process(event_pk=record.pk).status == "failed"
     response = admin_client.post(
-        "/admin/accounts/stripeevent/",
+        "/admin/payments/stripeevent/",
         {"action": "process_again", "_selected_action": [record.pk]},
         follow=True,
     )
@@ -164,4 +164,4 @@ def test_the_retry_job_is_scheduled_and_registered():
 
     entry = settings.CELERY_BEAT_SCHEDULE["retry-failed-stripe-events"]
     assert entry["task"] in app.tasks
-    assert json.dumps(entry["task"]) == '"accounts.tasks.stripe_events_retry_due"'
+    assert json.dumps(entry["task"]) == '"payments.tasks.stripe_events_retry_due"'

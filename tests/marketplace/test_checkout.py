@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from accounts import stripe_gateway
-from accounts.models import StripeCustomer, StripeEvent
-from accounts.stripe_events import stripe_event_process, stripe_event_store
 from marketplace import signals
 from marketplace.checkout import checkout_session_settle
 from marketplace.models import Agreement, CheckoutAttempt
+from payments import gateway
+from payments.events import stripe_event_process, stripe_event_store
+from payments.models import StripeCustomer, StripeEvent
 from tests.gateway.helpers import events_of, process_events
 from tests.marketplace.factories import accepted_agreement
 
@@ -56,7 +56,7 @@ def test_the_fee_is_paid_through_checkout_and_the_webhook_activates_the_agreemen
     assert attempt["status"] == "open"
     assert attempt["amount_minor"] == 120_000 and attempt["currency"] == "USD"
     assert attempt["checkout_url"].startswith(emulated_stripe.url)
-    session = stripe_gateway.checkout_session_retrieve(session_id=attempt["stripe_session_id"])
+    session = gateway.checkout_session_retrieve(session_id=attempt["stripe_session_id"])
     assert session.metadata["agreement_id"] == str(agreement.pk)
     assert session.amount_total == 120_000
 
@@ -74,7 +74,7 @@ def test_the_fee_is_paid_through_checkout_and_the_webhook_activates_the_agreemen
 
     assert _status(agreement) == Agreement.Status.ACTIVE
     paid = CheckoutAttempt.objects.get(pk=attempt["id"])
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=paid.payment_intent_id)
+    intent = gateway.payment_intent_retrieve(payment_intent_id=paid.payment_intent_id)
     assert intent.transfer_group == f"agreement:{agreement.pk}"
     assert intent.setup_future_usage == "off_session"
     assert paid.status == CheckoutAttempt.Status.PAID
@@ -138,7 +138,7 @@ def test_a_declined_card_leaves_the_agreement_awaiting_payment_and_a_new_attempt
     ]
     assert keys == [f"agreement-checkout:{first['id']}", f"agreement-checkout:{second['id']}"]
     # The older session can no longer be paid: only one payment is possible.
-    old = stripe_gateway.checkout_session_retrieve(session_id=first["stripe_session_id"])
+    old = gateway.checkout_session_retrieve(session_id=first["stripe_session_id"])
     assert old.status == "expired"
     assert CheckoutAttempt.objects.get(pk=first["id"]).status == CheckoutAttempt.Status.EXPIRED
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import stripe_gateway
-from accounts.models import Organisation, StripeConnectedAccount, StripeCustomer
-from accounts.stripe_connect import connected_account_ensure, connected_account_sync
-from accounts.stripe_payments import stripe_customer_ensure
+from accounts.models import Organisation
+from payments import gateway
+from payments.charges import stripe_customer_ensure
+from payments.connect import connected_account_ensure, connected_account_sync
+from payments.models import StripeConnectedAccount, StripeCustomer
 from royalties.ledger import LegSpec, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind
 from royalties.models.settlement import (
@@ -58,10 +59,10 @@ def onboarded(emulated, organisation: Organisation) -> StripeConnectedAccount:
 def saved_card(emulated, licensee: Organisation) -> StripeCustomer:
     """The licensee paid once through Checkout and agreed to be charged off-session later."""
     customer = stripe_customer_ensure(organisation=licensee)
-    session = stripe_gateway.checkout_session_create(
-        checkout=stripe_gateway.CheckoutRequest(
+    session = gateway.checkout_session_create(
+        checkout=gateway.CheckoutRequest(
             currency="USD",
-            line_items=[stripe_gateway.LineItem(name="Licence", unit_amount_minor=1_000)],
+            line_items=[gateway.LineItem(name="Licence", unit_amount_minor=1_000)],
             success_url="http://app.test/paid",
             cancel_url="http://app.test/cancelled",
             transfer_group=f"agreement-card-{licensee.pk}",
@@ -72,8 +73,8 @@ def saved_card(emulated, licensee: Organisation) -> StripeCustomer:
         idempotency_key=f"checkout:card:{licensee.pk}",
     )
     emulated.control.complete_checkout(session.id)
-    session = stripe_gateway.checkout_session_retrieve(session_id=session.id)
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=session.payment_intent)
+    session = gateway.checkout_session_retrieve(session_id=session.id)
+    intent = gateway.payment_intent_retrieve(payment_intent_id=session.payment_intent)
     StripeCustomer.objects.filter(pk=customer.pk).update(
         off_session_payment_method_id=intent.payment_method,
         off_session_consented_at=timezone.now(),

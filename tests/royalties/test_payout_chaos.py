@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from accounts import stripe_gateway
-from accounts.tasks import stripe_events_retry_due
+from payments import gateway
+from payments.tasks import stripe_events_retry_due
 from royalties.collections import (
     collection_payouts_schedule,
     collections_open_for_run,
@@ -101,7 +101,7 @@ def worker_queue():
 
 
 def _onboard_all(emulated, holders) -> None:
-    from accounts.stripe_connect import connected_account_ensure, connected_account_sync
+    from payments.connect import connected_account_ensure, connected_account_sync
 
     for holder in holders:
         account = connected_account_ensure(organisation=holder)
@@ -166,7 +166,7 @@ def test_payouts_survive_killed_workers_faults_and_duplicate_webhooks(
     assert all(p.status == "paid" or (p.status == "failed" and p.failure_reason) for p in payouts)
     paid = [p for p in payouts if p.status == "paid"]
 
-    transfers = list(stripe_gateway.transfers_list())
+    transfers = list(gateway.transfers_list())
     per_destination = Counter(t.destination for t in transfers)
     assert max(per_destination.values()) == 1, "a holder got two transfers"
     assert {t.id for t in transfers} == {p.transfer_id for p in paid}

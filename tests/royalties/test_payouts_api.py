@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
-from accounts import stripe_gateway
 from accounts.models import Membership, Organisation, User
+from payments import gateway
 from royalties.collections import (
     collection_charge,
     collection_record_payment,
@@ -45,7 +45,7 @@ def collect(emulated, holders: list[Organisation], amounts: list[int], commissio
     billed = billed_run(licensee, holders, amounts=amounts, commission_minor=commission)
     [collection] = collections_open_for_run(run=billed.run)
     collection = collection_charge(collection_id=collection.pk)
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=collection.payment_intent_id)
+    intent = gateway.payment_intent_retrieve(payment_intent_id=collection.payment_intent_id)
     collection = collection_record_payment(
         collection_id=collection.pk, charge_id=intent.latest_charge
     )

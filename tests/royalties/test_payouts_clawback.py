@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from accounts import stripe_gateway
-from accounts.models import StripePayment
-from accounts.stripe_payments import payment_refund, stripe_refund_sync
+from payments import gateway
+from payments.charges import payment_refund, stripe_refund_sync
+from payments.models import StripePayment
 from royalties.collections import (
     collection_charge,
     collection_record_payment,
@@ -38,7 +38,7 @@ def _collected(emulated, amounts, commission):
     billed = billed_run(licensee, holders, amounts=amounts, commission_minor=commission)
     [collection] = collections_open_for_run(run=billed.run)
     collection = collection_charge(collection_id=collection.pk)
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=collection.payment_intent_id)
+    intent = gateway.payment_intent_retrieve(payment_intent_id=collection.payment_intent_id)
     collection = collection_record_payment(
         collection_id=collection.pk, charge_id=intent.latest_charge
     )
@@ -83,7 +83,7 @@ def test_refund_after_payout_reverses_each_holders_share(emulated_stripe):
             0,
         )
     for payout, left in zip(payouts, (18_900, 13_500), strict=True):
-        transfer = stripe_gateway.transfer_retrieve(transfer_id=payout.transfer_id)
+        transfer = gateway.transfer_retrieve(transfer_id=payout.transfer_id)
         assert transfer.amount - transfer.amount_reversed == left
         assert Payout.objects.get(pk=payout.pk).reversed_minor == payout.amount_minor - left
 
@@ -128,10 +128,5 @@ def test_balance_below_threshold_carries_forward(emulated_stripe):
     payout = payout_send(payout_id=payout.pk)
     assert payout_send(payout_id=payout.pk).transfer_id == payout.transfer_id
     assert (
-        len(
-            list(
-                stripe_gateway.transfers_list(destination_account_id=payout.destination_account_id)
-            )
-        )
-        == 1
+        len(list(gateway.transfers_list(destination_account_id=payout.destination_account_id))) == 1
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts import stripe_gateway
+from payments import gateway
 from royalties.collections import collections_open_for_run
 from royalties.ledger import holder_balances, trial_balance
 from royalties.models.payouts import Collection, Payout
@@ -55,9 +55,7 @@ def test_licensee_charged_then_holders_paid_from_the_charge(
     assert collection.charge_id and collection.payment_intent_id
     assert not StatementLine.objects.filter(run=billed.run, collected_on__isnull=True).exists()
 
-    transfers = list(
-        stripe_gateway.transfers_list(transfer_group=f"settlement_run:{billed.run.pk}")
-    )
+    transfers = list(gateway.transfers_list(transfer_group=f"settlement_run:{billed.run.pk}"))
     assert len(transfers) == 3
     by_destination = {t.destination: t for t in transfers}
     for statement in Statement.objects.filter(run=billed.run):

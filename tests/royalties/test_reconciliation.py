@@ -11,9 +11,9 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accounts import stripe_gateway as gateway
 from accounts.models import Membership, Organisation
 from frontend.demo import seed_reconciliation
+from payments import gateway
 from royalties.ledger import (
     ClosedPeriodError,
     LegSpec,

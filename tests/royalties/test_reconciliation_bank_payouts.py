@@ -9,8 +9,9 @@ import pytest
 import stripe
 from django.utils import timezone
 
-from accounts.models import Membership, Organisation, StripeEvent
-from accounts.stripe_events import stripe_event_process, stripe_event_store
+from accounts.models import Membership, Organisation
+from payments.events import stripe_event_process, stripe_event_store
+from payments.models import StripeEvent
 from royalties.bank_payouts import BANK_SUBLEDGER, bank_payout_record
 from royalties.ledger import LegSpec, accounting_period_for, journal_post, ledger_account_for
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.db.models import Sum
 
-from accounts.models import StripePayment
 from marketplace.models import Agreement, CheckoutAttempt
+from payments.models import StripePayment
 from royalties.models.ledger import AccountCode, EntryKind, JournalEntry, JournalLeg
 from royalties.models.settlement import StatementLine
 from royalties.upfront_fees import (

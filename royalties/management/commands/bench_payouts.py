@@ -28,10 +28,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Count, Q
 
-from accounts import stripe_gateway
-from accounts.models import Organisation, StripeConnectedAccount
-from accounts.stripe_connect import connected_account_ensure
+from accounts.models import Organisation
 from core import clock
+from payments import gateway
+from payments.connect import connected_account_ensure
+from payments.models import StripeConnectedAccount
 from royalties.ledger import LegSpec, journal_post, ledger_account_for
 from royalties.management.bench_database import bench_relaunch_in_own_database
 from royalties.models.ledger import AccountCode, EntryKind
@@ -198,11 +199,11 @@ class Command(BaseCommand):
         StripeConnectedAccount.objects.filter(pk__in=rows).update(
             status="enabled", transfers_capability="active"
         )
-        session = stripe_gateway.checkout_session_create(
-            checkout=stripe_gateway.CheckoutRequest(
+        session = gateway.checkout_session_create(
+            checkout=gateway.CheckoutRequest(
                 currency="USD",
                 line_items=[
-                    stripe_gateway.LineItem(
+                    gateway.LineItem(
                         name="Bench funding", unit_amount_minor=payouts * AMOUNT_MINOR * 2
                     )
                 ],

@@ -10,11 +10,11 @@ retries it with growing delays, and staff can retry it from the admin.
 
 Handlers must tolerate duplicates and any order: Stripe guarantees neither. When order
 matters, a handler re-fetches the object's current state through the gateway rather than
-trusting the event's snapshot (see stripe_connect and stripe_payments).
+trusting the event's snapshot (see payments.connect and payments.charges).
 
-Other apps register handlers from their AppConfig.ready(), so accounts never imports them:
+Other apps register handlers from their AppConfig.ready(), so payments never imports them:
 
-    from accounts.stripe_events import stripe_event_handler
+    from payments.events import stripe_event_handler
 
     @stripe_event_handler("checkout.session.completed")
     def licence_fee_paid(event: StripeEvent) -> None:
@@ -34,9 +34,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
-from accounts import stripe_gateway
-from accounts.models import StripeEvent
 from core import clock
+from payments import gateway
+from payments.models import StripeEvent
 
 log = structlog.get_logger(__name__)
 
@@ -74,8 +74,8 @@ def stripe_event_handlers_for(event_type: str) -> list[StripeEventHandler]:
 # --- Receiving ---------------------------------------------------------------------------------
 def stripe_event_receive(*, payload: bytes, signature: str | None) -> tuple[StripeEvent, bool]:
     """Verify and store a webhook delivery. Returns (event, created); raises
-    stripe_gateway.WebhookSignatureInvalid (nothing stored) when the signature is wrong."""
-    event = stripe_gateway.webhook_event_verify(payload=payload, signature=signature)
+    gateway.WebhookSignatureInvalid (nothing stored) when the signature is wrong."""
+    event = gateway.webhook_event_verify(payload=payload, signature=signature)
     return stripe_event_store(event=event)
 
 
@@ -102,7 +102,7 @@ def stripe_event_store(*, event: dict[str, Any]) -> tuple[StripeEvent, bool]:
 
 
 def _queue(event_pk: int) -> None:
-    from accounts.tasks import stripe_event_process_task
+    from payments.tasks import stripe_event_process_task
 
     transaction.on_commit(lambda: stripe_event_process_task.delay(event_pk))
 

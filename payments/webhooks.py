@@ -1,6 +1,6 @@
 """The endpoint Stripe delivers events to: verify, store once, answer at once.
 
-Processing happens later in a Celery task (accounts.stripe_events), so Stripe gets its 2xx
+Processing happens later in a Celery task (payments.events), so Stripe gets its 2xx
 within milliseconds and never retries because a handler was slow.
 """
 
@@ -10,8 +10,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from accounts.stripe_events import stripe_event_receive
-from accounts.stripe_gateway import WebhookSignatureInvalid
+from payments.events import stripe_event_receive
+from payments.gateway import WebhookSignatureInvalid
 
 
 @csrf_exempt  # Stripe cannot send our CSRF token; the signature authenticates the request

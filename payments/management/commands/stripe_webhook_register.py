@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 
-from accounts.stripe_gateway import GatewayError, webhook_endpoints_list
+from payments.emulator import EmulatorError, webhook_endpoint_add
+from payments.gateway import GatewayError, webhook_endpoints_list
 
 
 class Command(BaseCommand):
@@ -30,16 +31,12 @@ class Command(BaseCommand):
                 "STRIPE_API_BASE is empty, so this is Stripe itself: add the endpoint in the "
                 "Stripe Dashboard and put its signing secret in STRIPE_WEBHOOK_SECRET."
             )
-        from stripe_emulator.control import ControlError, EmulatorControl
-
         url = options["url"] or settings.SITE_URL.rstrip("/") + reverse("stripe-webhook")
         try:
             if any(e.url == url and e.status == "enabled" for e in webhook_endpoints_list()):
                 self.stdout.write(f"Stripe webhooks already go to {url}.")
                 return
-            EmulatorControl(settings.STRIPE_API_BASE).add_webhook_endpoint(
-                url, secret=settings.STRIPE_WEBHOOK_SECRET, connect=None
-            )
-        except (GatewayError, ControlError, OSError) as exc:
+            webhook_endpoint_add(url=url, secret=settings.STRIPE_WEBHOOK_SECRET)
+        except (GatewayError, EmulatorError, OSError) as exc:
             raise CommandError(f"The Stripe emulator at {settings.STRIPE_API_BASE}: {exc}") from exc
         self.stdout.write(f"Stripe webhooks (platform and Connect events) now go to {url}.")

@@ -2,7 +2,7 @@
 saved cards.
 
 Licensees pay through Checkout Sessions (marketplace builds them with
-`stripe_gateway.checkout_session_create`, `transfer_group` set to the agreement or invoice and
+`gateway.checkout_session_create`, `transfer_group` set to the agreement or invoice and
 `metadata["organisation_id"]` to the payer). Whatever event tells us about a charge, we
 re-fetch the charge (and its refunds or dispute) and store its current state in
 `StripePayment`, so duplicates and any order of events end in the same rows.
@@ -24,16 +24,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
-from accounts import stripe_gateway
-from accounts.models import (
-    Organisation,
-    StripeCustomer,
-    StripeEvent,
-    StripePayment,
-    StripeRefund,
-)
-from accounts.stripe_events import stripe_event_handler
+from accounts.models import Organisation
 from core import clock
+from payments import gateway
+from payments.events import stripe_event_handler
+from payments.models import StripeCustomer, StripeEvent, StripePayment, StripeRefund
 
 stripe_refund_succeeded = Signal()
 stripe_dispute_lost = Signal()
@@ -56,9 +51,7 @@ def _id(value: Any) -> str:
 # --- Payments ----------------------------------------------------------------------------------
 def stripe_payment_sync(*, charge_id: str) -> StripePayment:
     """Fetch the charge now and store its current state (amounts, fee, refunds, dispute id)."""
-    charge = stripe_gateway.charge_retrieve(
-        charge_id=charge_id, with_balance_transaction=True
-    ).to_dict()
+    charge = gateway.charge_retrieve(charge_id=charge_id, with_balance_transaction=True).to_dict()
     balance_transaction = charge.get("balance_transaction")
     fee = balance_transaction.get("fee", 0) if isinstance(balance_transaction, dict) else 0
     metadata = charge.get("metadata") or {}
@@ -116,9 +109,7 @@ def stripe_refund_record(*, refund: dict[str, Any]) -> StripeRefund:
 
 
 def stripe_refund_sync(*, refund_id: str) -> StripeRefund:
-    return stripe_refund_record(
-        refund=stripe_gateway.refund_retrieve(refund_id=refund_id).to_dict()
-    )
+    return stripe_refund_record(refund=gateway.refund_retrieve(refund_id=refund_id).to_dict())
 
 
 def payment_refund(
@@ -129,7 +120,7 @@ def payment_refund(
     reason: str | None = None,
 ) -> StripeRefund:
     """Refund a payment (all of it, or `amount_minor`) and record the refund at once."""
-    refund = stripe_gateway.refund_create(
+    refund = gateway.refund_create(
         charge_id=payment.stripe_charge_id,
         amount_minor=amount_minor,
         reason=reason,
@@ -141,7 +132,7 @@ def payment_refund(
 # --- Disputes ----------------------------------------------------------------------------------
 def stripe_dispute_sync(*, dispute_id: str) -> StripePayment:
     """Store the dispute's current state on its payment; announce a loss once."""
-    dispute = stripe_gateway.dispute_retrieve(dispute_id=dispute_id).to_dict()
+    dispute = gateway.dispute_retrieve(dispute_id=dispute_id).to_dict()
     payment = stripe_payment_sync(charge_id=_id(dispute["charge"]))
     with transaction.atomic():
         payment = StripePayment.objects.select_for_update().get(pk=payment.pk)
@@ -165,11 +156,11 @@ def stripe_customer_ensure(
     existing = StripeCustomer.objects.filter(organisation=organisation).first()
     if existing is not None:
         return existing
-    customer = stripe_gateway.customer_create(
+    customer = gateway.customer_create(
         email=email,
         name=organisation.name,
         metadata={"organisation_id": organisation.pk},
-        idempotency_key=stripe_gateway.idempotency_key("customer", organisation.pk),
+        idempotency_key=gateway.idempotency_key("customer", organisation.pk),
     )
     try:
         with transaction.atomic():
@@ -225,7 +216,7 @@ def _charge_refunded(event: StripeEvent) -> None:
         return
     charge_id = event.data_object["id"]
     stripe_payment_sync(charge_id=charge_id)
-    for refund in stripe_gateway.refunds_list(charge_id=charge_id):
+    for refund in gateway.refunds_list(charge_id=charge_id):
         stripe_refund_record(refund=refund.to_dict())
 
 
@@ -260,7 +251,7 @@ def _checkout_completed(event: StripeEvent) -> None:
     intent_id = _id(session.get("payment_intent"))
     if not _platform_event(event) or not intent_id:
         return
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=intent_id).to_dict()
+    intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id).to_dict()
     if intent.get("latest_charge"):
         stripe_payment_sync(charge_id=_id(intent["latest_charge"]))
     _save_card_from_session(session, intent)

@@ -23,11 +23,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts import stripe_gateway
-from accounts.models import Membership, Organisation, StripeConnectedAccount, StripeEvent
-from accounts.stripe_events import stripe_event_handler
+from accounts.models import Membership, Organisation
 from accounts.tenancy import Principal
 from core import clock
+from payments import gateway
+from payments.events import stripe_event_handler
+from payments.models import StripeConnectedAccount, StripeEvent
 
 # Stripe's requirement ids, in words a payee understands. Unknown ids fall back to their
 # last segment, humanised ("individual.first_name" -> "First name").
@@ -128,12 +129,12 @@ def connected_account_ensure(*, organisation: Organisation) -> StripeConnectedAc
         .order_by("created_at")
         .first()
     )
-    account = stripe_gateway.connected_account_create(
+    account = gateway.connected_account_create(
         country=organisation.country,
         email=owner.user.email if owner else None,
         business_name=organisation.name,
         metadata={"organisation_id": organisation.pk},
-        idempotency_key=stripe_gateway.idempotency_key("connected-account", organisation.pk),
+        idempotency_key=gateway.idempotency_key("connected-account", organisation.pk),
     )
     return _record_account(organisation=organisation, account=account.to_dict())
 
@@ -159,11 +160,11 @@ def onboarding_link_create(*, organisation: Organisation, refresh_url: str, retu
     """A fresh single-use onboarding link for the organisation (creating its account first if
     needed). Each link is its own request, so its key is unique rather than derived."""
     account = connected_account_ensure(organisation=organisation)
-    link = stripe_gateway.account_link_create(
+    link = gateway.account_link_create(
         account_id=account.stripe_account_id,
         refresh_url=refresh_url,
         return_url=return_url,
-        idempotency_key=stripe_gateway.idempotency_key(
+        idempotency_key=gateway.idempotency_key(
             "account-link", account.stripe_account_id, uuid.uuid4().hex
         ),
     )
@@ -212,7 +213,7 @@ def connected_account_sync(*, stripe_account_id: str) -> StripeConnectedAccount 
             .filter(stripe_account_id=stripe_account_id)
             .first()
         )
-        account = stripe_gateway.connected_account_retrieve(account_id=stripe_account_id).to_dict()
+        account = gateway.connected_account_retrieve(account_id=stripe_account_id).to_dict()
         if row is None:
             organisation = _organisation_from_metadata(account)
             if organisation is None:

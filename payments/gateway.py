@@ -7,7 +7,7 @@ or the SDK's own pinned version when that is empty).
 
 What every call gets:
 
-* a token from the shared rate limiter (accounts.stripe_rate_limit) before each HTTP attempt;
+* a token from the shared rate limiter (payments.rate_limit) before each HTTP attempt;
 * retries of network errors, timeouts, 409, 429 and 5xx with exponential backoff and jitter,
   `settings.STRIPE_MAX_ATTEMPTS` tries in all (the SDK's own retries are off, so ours are the
   only ones), honouring Stripe's `Stripe-Should-Retry` header;
@@ -42,9 +42,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from accounts.models import StripeConnectedAccount, StripeRequest
-from accounts.stripe_rate_limit import RateLimitWaitExceeded, stripe_rate_limit_take
 from core import clock
+from payments.models import StripeConnectedAccount, StripeRequest
+from payments.rate_limit import RateLimitWaitExceeded, stripe_rate_limit_take
 
 log = structlog.get_logger(__name__)
 
@@ -869,19 +869,3 @@ def webhook_endpoints_list() -> list[stripe.WebhookEndpoint]:
             {},
         )
     )
-
-
-def sandbox_clock_sync(*, to_unix: int) -> bool:
-    """Move the Stripe emulator's clock with the platform's sandbox clock (pending funds
-    become available, payouts arrive); True if it moved. Against Stripe itself (no emulator
-    base) nothing happens: Stripe's time is Stripe's."""
-    if not settings.STRIPE_API_BASE:
-        return False
-    from stripe_emulator.control import ControlError, EmulatorControl
-
-    try:
-        EmulatorControl(settings.STRIPE_API_BASE).advance_clock(to_unix)
-    except (ControlError, OSError) as error:
-        log.warning("sandbox_clock_emulator_not_moved", reason=str(error))
-        return False
-    return True

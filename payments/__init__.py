@@ -1,0 +1,1 @@
+"""Everything Stripe: the gateway, Connect onboarding, payments, webhooks and their events."""
