@@ -9,7 +9,9 @@ from typing import Any
 
 from django import forms
 
+from catalog import work_fields
 from catalog.models import BASIS_POINTS_TOTAL, AiUse, PricingTerms, RightsShare, Work, WorkImport
+from catalog.terms import PRICING_FIELDS
 from core.money import major_to_minor, minor_to_major
 
 SHARE_ROWS = 6
@@ -37,6 +39,26 @@ class CatalogueForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
+class MetadataField(forms.JSONField):
+    """JSON typed into a textarea, read and bounded by the shared work validator."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip():
+            try:
+                return work_fields.metadata_from_text(value)
+            except ValueError as error:
+                raise forms.ValidationError(str(error), code="invalid") from None
+        return super().to_python(value)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if isinstance(data, str) and data.strip():
+            try:
+                return work_fields.metadata_from_text(data)
+            except ValueError:
+                return forms.fields.InvalidJSONInput(data)
+        return super().bound_data(data, initial)
+
+
 class WorkForm(forms.Form):
     title = forms.CharField(max_length=500)
     kind = forms.ChoiceField(choices=Work.Kind.choices)
@@ -52,18 +74,26 @@ class WorkForm(forms.Form):
         label="SHA-256 of the content",
         help_text="If you keep the file yourself; or upload it on the work's page.",
     )
-    metadata = forms.JSONField(
+    metadata = MetadataField(
         required=False,
         initial=dict,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text='Free JSON object, e.g. {"author": "Ana Rivera", "year": 2019}.',
     )
 
-    def clean_metadata(self) -> dict[str, Any]:
-        value = self.cleaned_data.get("metadata") or {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Metadata is a JSON object.")
-        return value
+    def clean(self) -> dict[str, Any]:
+        """The shared work validator on every field that passed the form's own checks."""
+        data = super().clean() or {}
+        for name, value in list(data.items()):
+            clean = work_fields.CLEANERS.get(name)
+            try:
+                if clean is not None:
+                    data[name] = clean(value)
+                elif name in work_fields.IDENTIFIER_FIELDS:
+                    data[name] = work_fields.identifier_clean(name, value)
+            except ValueError as error:
+                self.add_error(name, str(error))
+        return data
 
 
 class ShareRowsForm(forms.Form):
@@ -237,24 +267,7 @@ class TermsForm(forms.Form):
         return data
 
     def values(self) -> dict[str, Any]:
-        keys = (
-            "currency",
-            "upfront_fee_minor",
-            "upfront_fee_basis",
-            "advance_recoupable",
-            "rate_tokens_trained_minor",
-            "rate_training_examples_minor",
-            "rate_retrievals_minor",
-            "rate_outputs_attributed_minor",
-            "revenue_share_bp",
-            "minimum_guarantee_minor",
-            "term_months",
-            "territories",
-            "exclusive",
-            "attribution_required",
-            "permitted_uses",
-        )
-        return {key: self.cleaned_data.get(key) for key in keys if key in self.cleaned_data}
+        return {key: self.cleaned_data[key] for key in PRICING_FIELDS if key in self.cleaned_data}
 
 
 def terms_initial(terms: Any) -> dict[str, Any]:

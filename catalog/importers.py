@@ -23,10 +23,10 @@ the merge transaction is still open.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -38,17 +38,24 @@ from django.db import connection, connections, transaction
 
 from accounts.models import ApiKey
 from accounts.tenancy import Principal, principal_for_user
-from catalog.identifiers import MATCHING_SCHEMES, SCHEME_LABELS, URL, normalise_identifier
+from catalog.identifiers import MATCHING_SCHEMES, SCHEME_LABELS, URL
 from catalog.models import (
     BASIS_POINTS_TOTAL,
     AiUse,
     Catalogue,
     RightsShare,
-    Work,
     WorkImport,
     WorkImportProblem,
 )
 from catalog.services import history_context
+from catalog.work_fields import (
+    CLEANERS,
+    IDENTIFIER_FIELDS,
+    identifier_clean,
+    metadata_clean,
+    metadata_from_text,
+    size_bytes_clean,
+)
 from core import clock
 
 log = structlog.get_logger(__name__)
@@ -56,7 +63,6 @@ log = structlog.get_logger(__name__)
 BATCH_ROWS = 5_000
 PROGRESS_EVERY_ROWS = 5_000
 MAX_PROBLEMS_KEPT = 100_000
-KINDS = frozenset(Work.Kind.values)
 ROLES = frozenset(RightsShare.Role.values)
 USES = tuple(AiUse.values)
 REQUIRED_COLUMNS = ("title", "kind", "shares")
@@ -70,8 +76,7 @@ OPTIONAL_COLUMNS = (
 )
 CSV_COLUMNS = frozenset((*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *USES))
 JSON_FIELDS = frozenset((*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "consent"))
-IDENTIFIER_COLUMNS = (*MATCHING_SCHEMES, URL)
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+IDENTIFIER_COLUMNS = IDENTIFIER_FIELDS
 COLUMN_ALIASES = {"isbn": "isbn13", "isbn-13": "isbn13", "sha256": "content_sha256"}
 YES = frozenset({"yes", "y", "true", "1", "granted"})
 NO = frozenset({"no", "n", "false", "0", "not granted"})
@@ -243,44 +248,35 @@ def _check_shares(row: ParsedRow, lines: list[tuple[str, str, Any]]) -> None:
         )
 
 
-def _check_description(row: ParsedRow, record: Mapping[str, Any]) -> None:
-    values, problems = row.values, row.problems
-    title = values["title"] = _text(record.get("title"))
-    if not title:
-        problems.append(("title", "A title is required."))
-    elif len(title) > 500:
-        problems.append(("title", "At most 500 characters."))
-    kind = values["kind"] = _text(record.get("kind"))
-    if kind not in KINDS:
-        problems.append(("kind", f"{kind!r} is not one of {', '.join(sorted(KINDS))}."))
-    language = values["language"] = _text(record.get("language"))
-    if len(language) > 35:
-        problems.append(("language", "A BCP 47 tag of at most 35 characters, e.g. en-GB."))
-    digest = values["content_sha256"] = _text(record.get("content_sha256")).lower()
-    if digest and not SHA256_HEX.fullmatch(digest):
-        problems.append(("content_sha256", "A SHA-256 is 64 hexadecimal characters."))
-    size = record.get("size_bytes")
-    values["size_bytes"] = None
-    if size is not None and size != "":
-        values["size_bytes"] = _whole_number(size if isinstance(size, int) else str(size))
-        if values["size_bytes"] is None:
-            problems.append(("size_bytes", "A whole number of bytes, 0 or more."))
+def _check(row: ParsedRow, column: str, clean: Callable[[Any], Any], raw: Any) -> Any:
+    """One field through the shared work validator; a refusal becomes the row's problem."""
+    try:
+        return clean(raw)
+    except ValueError as error:
+        row.problems.append((column, str(error)))
+        return None
+
+
+def _check_description(row: ParsedRow, record: Mapping[str, Any], from_json: bool) -> None:
+    values = row.values
+    for column in ("title", "kind", "language", "content_sha256"):
+        values[column] = _check(row, column, CLEANERS[column], record.get(column)) or ""
+    values["size_bytes"] = _check(
+        row,
+        "size_bytes",
+        lambda raw: size_bytes_clean(raw, from_text=not from_json),
+        record.get("size_bytes"),
+    )
 
 
 def _check_identifiers(row: ParsedRow, record: Mapping[str, Any]) -> None:
     any_matching = False
     for scheme in IDENTIFIER_COLUMNS:
-        raw = record.get(scheme)
-        row.values[scheme] = ""
-        if raw is None or raw == "" or (isinstance(raw, str) and not raw.strip()):
-            continue
-        if scheme != URL:
+        clean = functools.partial(identifier_clean, scheme)
+        row.values[scheme] = _check(row, scheme, clean, record.get(scheme)) or ""
+        if scheme != URL and row.values[scheme]:
             any_matching = True
-        try:
-            row.values[scheme] = normalise_identifier(scheme, str(raw))
-        except ValueError as error:
-            row.problems.append((scheme, str(error)))
-    if not any_matching:
+    if not any_matching and not any(column in IDENTIFIER_COLUMNS for column, _ in row.problems):
         row.problems.append(
             (
                 "identifiers",
@@ -290,26 +286,15 @@ def _check_identifiers(row: ParsedRow, record: Mapping[str, Any]) -> None:
 
 
 def _check_metadata(row: ParsedRow, record: Mapping[str, Any], from_json: bool) -> None:
-    """Metadata goes to staging as JSON text; a CSV cell is passed on as written."""
+    """Metadata goes to staging as JSON text."""
     metadata = record.get("metadata")
     row.values["metadata"] = None
     if metadata is None or metadata == "":
         return
-    if from_json:
-        if isinstance(metadata, dict):
-            row.values["metadata"] = json.dumps(metadata)
-        else:
-            row.problems.append(("metadata", "Metadata is a JSON object."))
-        return
-    try:
-        parsed = json.loads(metadata)
-    except ValueError:
-        row.problems.append(("metadata", "Not valid JSON."))
-        return
-    if isinstance(parsed, dict):
-        row.values["metadata"] = metadata
-    else:
-        row.problems.append(("metadata", "Metadata is a JSON object."))
+    clean = metadata_clean if from_json else metadata_from_text
+    checked = _check(row, "metadata", clean, metadata)
+    if checked is not None:
+        row.values["metadata"] = json.dumps(checked)
 
 
 def _check_consent(row: ParsedRow, record: Mapping[str, Any], from_json: bool) -> None:
@@ -340,7 +325,7 @@ def _check_consent(row: ParsedRow, record: Mapping[str, Any], from_json: bool) -
 def parse_row(row_number: int, record: Mapping[str, Any], *, from_json: bool) -> ParsedRow:
     """Check one row on its own; the checks that need the whole file come later, in SQL."""
     row = ParsedRow(row_number=row_number)
-    _check_description(row, record)
+    _check_description(row, record, from_json)
     _check_identifiers(row, record)
     _check_metadata(row, record, from_json)
     _check_consent(row, record, from_json)

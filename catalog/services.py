@@ -9,11 +9,10 @@ co-holders confirm their own lines of a split sheet.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pghistory
@@ -24,48 +23,25 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Organisation
 from accounts.tenancy import Principal
-from catalog.identifiers import MATCHING_SCHEMES, SCHEME_LABELS, URL, normalise_identifier
+from catalog.identifiers import MATCHING_SCHEMES, SCHEME_LABELS
 from catalog.models import (
     BASIS_POINTS_TOTAL,
     AiUse,
     Catalogue,
     Consent,
     LicenceTerms,
-    PricingTerms,
     RightsShare,
     Work,
 )
+from catalog.terms import (
+    PRICING_FIELDS,
+    WORLD,
+    pricing_terms_clean,
+    terms_consistency_check,
+)
+from catalog.work_fields import identifiers_clean, work_fields_clean
 from core import clock
-from core.money import UnknownCurrencyError, currency_exponent
 
-IDENTIFIER_FIELDS = (*MATCHING_SCHEMES, URL)
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_TERRITORY = re.compile(r"^([A-Z]{2}|WORLD)$")
-MAX_AMOUNT_MINOR = 99_999_999_999
-MAX_TERM_MONTHS = 120
-# DecimalField(24, 10): at most 14 digits before the point, 10 after.
-MAX_RATE = Decimal("99999999999999.9999999999")
-RATE_FIELDS = (
-    "rate_tokens_trained_minor",
-    "rate_training_examples_minor",
-    "rate_retrievals_minor",
-    "rate_outputs_attributed_minor",
-)
-TERMS_FIELDS = (
-    "currency",
-    "upfront_fee_minor",
-    "upfront_fee_basis",
-    "advance_recoupable",
-    *RATE_FIELDS,
-    "revenue_share_bp",
-    "minimum_guarantee_minor",
-    "term_months",
-    "territories",
-    "exclusive",
-    "attribution_required",
-    "permitted_uses",
-)
 HASH_CHUNK_BYTES = 1024 * 1024
 
 
@@ -251,19 +227,7 @@ def work_shares_confirm(
 def _clean_identifiers(
     catalogue: Catalogue, identifiers: Mapping[str, str], exclude_work_id: int | None
 ) -> dict[str, str]:
-    cleaned: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    for field in IDENTIFIER_FIELDS:
-        if field not in identifiers:
-            continue
-        raw = identifiers[field] or ""
-        if not raw.strip():
-            cleaned[field] = ""
-            continue
-        try:
-            cleaned[field] = normalise_identifier(field, raw)
-        except ValueError as error:
-            errors[field] = str(error)
+    cleaned, errors = identifiers_clean(identifiers)
     for field in MATCHING_SCHEMES:
         if errors.get(field) or not cleaned.get(field):
             continue
@@ -275,39 +239,6 @@ def _clean_identifiers(
             errors[field] = (
                 f"Another work in this catalogue, {clash.title!r}, has this {SCHEME_LABELS[field]}."
             )
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
-
-
-def _clean_work_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    cleaned: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    if "title" in fields:
-        cleaned["title"] = (fields["title"] or "").strip()
-        if not cleaned["title"]:
-            errors["title"] = "A work needs a title."
-    if "kind" in fields:
-        if fields["kind"] not in Work.Kind.values:
-            errors["kind"] = f"Unknown kind {fields['kind']!r}."
-        cleaned["kind"] = fields["kind"]
-    if "language" in fields:
-        cleaned["language"] = (fields["language"] or "").strip()
-    if "content_sha256" in fields:
-        digest = (fields["content_sha256"] or "").strip().lower()
-        if digest and not _SHA256.fullmatch(digest):
-            errors["content_sha256"] = "A SHA-256 is 64 hexadecimal characters."
-        cleaned["content_sha256"] = digest
-    if "size_bytes" in fields:
-        size = fields["size_bytes"]
-        if size is not None and (not isinstance(size, int) or size < 0):
-            errors["size_bytes"] = "The size is a whole number of bytes, 0 or more."
-        cleaned["size_bytes"] = size
-    if "metadata" in fields:
-        metadata = fields["metadata"] if fields["metadata"] is not None else {}
-        if not isinstance(metadata, dict):
-            errors["metadata"] = "Metadata is a JSON object."
-        cleaned["metadata"] = metadata
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -331,7 +262,7 @@ def work_create(
     """A new work with its split sheet (and optionally its own consent), in one transaction:
     PostgreSQL refuses a work whose shares do not total 10,000 at commit."""
     _require_owner(actor, catalogue)
-    fields = _clean_work_fields(
+    fields = work_fields_clean(
         {
             "title": title,
             "kind": kind,
@@ -367,7 +298,7 @@ def work_update(
     """Change a work's description, identifiers and/or split sheet (the owner's action)."""
     _require_owner(actor, work.catalogue)
     work = Work.objects.select_for_update().select_related("catalogue").get(pk=work.pk)
-    cleaned = _clean_work_fields(fields or {})
+    cleaned = work_fields_clean(fields or {})
     cleaned.update(_clean_identifiers(work.catalogue, identifiers or {}, exclude_work_id=work.pk))
     if shares is not None:
         validate_shares(shares)
@@ -491,73 +422,6 @@ def consent_delete(*, consent: Consent, actor: Principal) -> None:
 # --- Licence terms (the price list) -------------------------------------------------------------
 
 
-def _clean_terms(values: Mapping[str, Any]) -> dict[str, Any]:
-    errors: dict[str, str] = {}
-    cleaned: dict[str, Any] = {}
-    for name in TERMS_FIELDS:
-        if name in values:
-            cleaned[name] = values[name]
-    if "currency" in cleaned:
-        cleaned["currency"] = str(cleaned["currency"] or "").strip().upper()
-        if not _CURRENCY.fullmatch(cleaned["currency"]):
-            errors["currency"] = "An ISO 4217 code of three letters, e.g. USD."
-        else:
-            try:
-                currency_exponent(cleaned["currency"])
-            except UnknownCurrencyError as error:
-                errors["currency"] = str(error)
-    for name in ("upfront_fee_minor", "minimum_guarantee_minor"):
-        if name in cleaned:
-            amount = cleaned[name]
-            if not isinstance(amount, int) or isinstance(amount, bool):
-                errors[name] = "A whole number of minor units (e.g. cents)."
-            elif not 0 <= amount <= MAX_AMOUNT_MINOR:
-                errors[name] = f"Between 0 and {MAX_AMOUNT_MINOR:,} minor units."
-    for name in RATE_FIELDS:
-        if name in cleaned and cleaned[name] is not None:
-            try:
-                rate = Decimal(str(cleaned[name]))
-            except InvalidOperation:
-                errors[name] = "A decimal number of minor units, e.g. 0.3."
-                continue
-            exponent = rate.as_tuple().exponent
-            if not rate.is_finite() or rate < 0 or rate > MAX_RATE:
-                errors[name] = "A rate is 0 or more (at most 14 digits before the point)."
-            elif isinstance(exponent, int) and exponent < -10:
-                errors[name] = "At most 10 decimal places."
-            cleaned[name] = rate
-    if "revenue_share_bp" in cleaned and cleaned["revenue_share_bp"] is not None:
-        share = cleaned["revenue_share_bp"]
-        if not isinstance(share, int) or not 0 <= share <= BASIS_POINTS_TOTAL:
-            errors["revenue_share_bp"] = "Between 0 and 10,000 basis points (100 %)."
-    if "term_months" in cleaned:
-        months = cleaned["term_months"]
-        if not isinstance(months, int) or not 1 <= months <= MAX_TERM_MONTHS:
-            errors["term_months"] = f"Between 1 and {MAX_TERM_MONTHS} months."
-    if "upfront_fee_basis" in cleaned and cleaned["upfront_fee_basis"] not in (
-        PricingTerms.FeeBasis.values
-    ):
-        errors["upfront_fee_basis"] = "per_work or per_catalogue."
-    if "territories" in cleaned:
-        codes = [str(c).strip().upper() for c in cleaned["territories"] or []]
-        bad = [c for c in codes if not _TERRITORY.fullmatch(c)]
-        if bad:
-            errors["territories"] = f"ISO 3166-1 alpha-2 codes or WORLD; not {', '.join(bad)}."
-        cleaned["territories"] = list(dict.fromkeys(codes)) or ["WORLD"]
-    if "permitted_uses" in cleaned:
-        uses = list(dict.fromkeys(cleaned["permitted_uses"] or []))
-        bad = [u for u in uses if u not in AiUse.values]
-        if bad:
-            errors["permitted_uses"] = f"Unknown AI use(s): {', '.join(map(str, bad))}."
-        cleaned["permitted_uses"] = uses
-    for name in ("advance_recoupable", "exclusive", "attribution_required"):
-        if name in cleaned and not isinstance(cleaned[name], bool):
-            errors[name] = "true or false."
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
-
-
 @transaction.atomic
 def licence_terms_set(
     *, catalogue: Catalogue, values: Mapping[str, Any], actor: Principal, work: Work | None = None
@@ -567,7 +431,7 @@ def licence_terms_set(
     _require_owner(actor, catalogue)
     if work is not None and work.catalogue_id != catalogue.pk:
         raise ValidationError({"work": "The work is not in this catalogue."})
-    cleaned = _clean_terms(values)
+    cleaned = pricing_terms_clean(values)
     terms = LicenceTerms.objects.select_for_update().filter(catalogue=catalogue, work=work).first()
     if terms is None:
         default = (
@@ -577,12 +441,13 @@ def licence_terms_set(
         )
         terms = LicenceTerms(catalogue=catalogue, work=work)
         if default is not None:
-            for name in TERMS_FIELDS:
+            for name in PRICING_FIELDS:
                 setattr(terms, name, getattr(default, name))
         else:
-            terms.territories = ["WORLD"]
+            terms.territories = [WORLD]
     for name, value in cleaned.items():
         setattr(terms, name, value)
+    terms_consistency_check({name: getattr(terms, name) for name in PRICING_FIELDS})
     terms.save()
     return terms
 

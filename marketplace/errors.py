@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import DomainError
 
-class MarketplaceError(Exception):
+
+class MarketplaceError(DomainError):
     code = "marketplace_error"
 
     def __init__(
@@ -16,9 +18,9 @@ class MarketplaceError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         current: dict[str, Any] | None = None,
+        code: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, code=code)
         self.errors = errors
         self.current = current
 

@@ -7,35 +7,31 @@ settlement frequency). Usage rates are exact Decimals in minor units; nothing he
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
-from catalog.models import BASIS_POINTS_TOTAL, AiUse, PricingTerms
-from core.money import currency_exponent, money_format
+from catalog.models import PricingTerms
+from catalog.terms import (
+    CLEANERS,
+    PRICE_FIELDS,
+    RATE_FIELDS,
+    WORLD,
+    Cleaner,
+    choice_cleaner,
+    fields_clean,
+    terms_consistency_check,
+    uses_clean,
+)
+from core.money import money_format
 from marketplace.models import Agreement
 
-RATE_FIELDS = (
-    "rate_tokens_trained_minor",
-    "rate_training_examples_minor",
-    "rate_retrievals_minor",
-    "rate_outputs_attributed_minor",
-)
 TERM_FIELDS = (
     "permitted_uses",
     "territories",
     "term_months",
     "exclusive",
-    "currency",
-    "upfront_fee_minor",
-    "upfront_fee_basis",
-    "advance_recoupable",
-    *RATE_FIELDS,
-    "revenue_share_bp",
-    "minimum_guarantee_minor",
+    *PRICE_FIELDS,
     "attribution_required",
     "settlement_frequency",
 )
@@ -72,14 +68,6 @@ DEFAULT_TERMS: dict[str, Any] = {
     "attribution_required": False,
     "settlement_frequency": Agreement.SettlementFrequency.MONTHLY.value,
 }
-WORLD = "WORLD"
-MAX_TERM_MONTHS = 120
-# Decimal(24, 10) columns: at most 14 digits before the point, 10 after.
-MAX_RATE = Decimal("99999999999999.9999999999")
-# Largest amount Stripe (and a bigint comfortably) takes for one charge, minor units.
-MAX_AMOUNT_MINOR = 99_999_999_999
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 def terms_of(source: PricingTerms) -> dict[str, Any]:
@@ -94,136 +82,17 @@ def terms_clean(raw: dict[str, Any], *, base: dict[str, Any] | None = None) -> d
     """Check proposed terms and put them in canonical form. Fields left out keep their value in
     `base` (the version being countered, or the listed terms). Raises ValidationError naming
     each bad field."""
-    unknown = set(raw) - set(TERM_FIELDS)
-    if unknown:
-        raise ValidationError({name: "Not a licence term." for name in sorted(unknown)})
     merged = {**DEFAULT_TERMS, **(base or {}), **raw}
-    errors: dict[str, str] = {}
-    clean: dict[str, Any] = {}
-    for name in TERM_FIELDS:
-        try:
-            clean[name] = _CLEANERS[name](merged[name])
-        except ValueError as error:
-            errors[name] = str(error) or "Invalid value."
-    if not errors and clean["advance_recoupable"] and clean["upfront_fee_minor"] == 0:
-        errors["advance_recoupable"] = "Only an upfront fee can be a recoupable advance."
-    if errors:
-        raise ValidationError(errors)
+    clean = fields_clean(merged, _CLEANERS, names=TERM_FIELDS)
+    terms_consistency_check(clean)
     return clean
 
 
-def _whole_number(value: Any, message: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(message)
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(message) from None
-
-
-def _amount(value: Any) -> int:
-    amount = _whole_number(value, "Enter a whole number of minor units.")
-    if not 0 <= amount <= MAX_AMOUNT_MINOR:
-        raise ValueError(f"Must be between 0 and {MAX_AMOUNT_MINOR} minor units.")
-    return amount
-
-
-def _rate(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool | float) or not isinstance(value, int | str | Decimal):
-        raise ValueError('Enter the rate as a decimal string, e.g. "0.3".')
-    try:
-        rate = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError('Enter the rate as a decimal string, e.g. "0.3".') from None
-    if not rate.is_finite() or not Decimal(0) <= rate <= MAX_RATE:
-        raise ValueError("Must be a rate between 0 and 99,999,999,999,999 minor units.")
-    if rate != rate.quantize(Decimal("1e-10")):
-        raise ValueError("At most 10 decimal places.")
-    return rate.normalize() if rate else Decimal(0)
-
-
-def _basis_points(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    share = _whole_number(value, "Enter basis points (10,000 = 100 %).")
-    if not 0 <= share <= BASIS_POINTS_TOTAL:
-        raise ValueError("Must be between 0 and 10,000 basis points.")
-    return share
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("Must be true or false.")
-    return value
-
-
-def _choice(choices: Any) -> Any:
-    def clean(value: Any) -> str:
-        if not isinstance(value, str) or value not in choices.values:
-            raise ValueError(f"Choose one of: {', '.join(choices.values)}.")
-        return str(value)
-
-    return clean
-
-
-def _currency(value: Any) -> str:
-    code = value.strip().upper() if isinstance(value, str) else ""
-    if not _CURRENCY.match(code):
-        raise ValueError("A three-letter ISO 4217 code, e.g. USD.")
-    currency_exponent(code)  # an unknown code raises, saying so
-    return code
-
-
-def _term_months(value: Any) -> int:
-    months = _whole_number(value, "Enter a number of months.")
-    if not 1 <= months <= MAX_TERM_MONTHS:
-        raise ValueError(f"Between 1 and {MAX_TERM_MONTHS} months.")
-    return months
-
-
-def _uses(value: Any) -> list[str]:
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError("Name at least one use.")
-    uses = sorted({use for use in value if isinstance(use, str)})
-    if len(uses) != len(set(map(str, value))):
-        raise ValueError("Uses are names such as ai-train.")
-    unknown = [use for use in uses if use not in AiUse.values]
-    if unknown:
-        raise ValueError(f"Unknown uses: {', '.join(unknown)}.")
-    return uses
-
-
-def territories_clean(value: Any) -> list[str]:
-    """ISO 3166-1 alpha-2 codes, or WORLD (which then stands alone)."""
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError("Name at least one territory (WORLD for worldwide).")
-    if not all(isinstance(code, str) for code in value):
-        raise ValueError("Territories are codes such as GB, or WORLD.")
-    codes = sorted({code.strip().upper() for code in value})
-    if WORLD in codes:
-        return [WORLD]
-    bad = [code for code in codes if not _COUNTRY.match(code)]
-    if bad:
-        raise ValueError(f"Not ISO 3166-1 alpha-2 codes: {', '.join(bad)}.")
-    return codes
-
-
-_CLEANERS: dict[str, Any] = {
-    "permitted_uses": _uses,
-    "territories": territories_clean,
-    "term_months": _term_months,
-    "exclusive": _flag,
-    "currency": _currency,
-    "upfront_fee_minor": _amount,
-    "upfront_fee_basis": _choice(PricingTerms.FeeBasis),
-    "advance_recoupable": _flag,
-    **dict.fromkeys(RATE_FIELDS, _rate),
-    "revenue_share_bp": _basis_points,
-    "minimum_guarantee_minor": _amount,
-    "attribution_required": _flag,
-    "settlement_frequency": _choice(Agreement.SettlementFrequency),
+_CLEANERS: dict[str, Cleaner] = {
+    **CLEANERS,
+    # An offer licenses at least one use; a price list may name none.
+    "permitted_uses": uses_clean,
+    "settlement_frequency": choice_cleaner(Agreement.SettlementFrequency),
 }
 
 

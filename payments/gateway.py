@@ -43,6 +43,7 @@ from django.db import transaction
 from django.db.models import F
 
 from core import clock
+from core.errors import DomainError
 from payments.models import StripeConnectedAccount, StripeRequest
 from payments.rate_limit import RateLimitWaitExceeded, stripe_rate_limit_take
 
@@ -54,11 +55,12 @@ Metadata = Mapping[str, str | int]
 
 
 # --- Errors ------------------------------------------------------------------------------------
-class GatewayError(Exception):
+class GatewayError(DomainError):
     """Stripe refused or could not be reached. Stripe's own code, message, parameter and
     HTTP status are kept; `retryable` says whether trying again later may succeed."""
 
     retryable = False
+    client_fault = False  # Stripe failing is not the client's doing
 
     def __init__(
         self,
@@ -71,8 +73,7 @@ class GatewayError(Exception):
         request_id: str = "",
     ) -> None:
         super().__init__(message)
-        self.message = message
-        self.code = code
+        self.code = code  # Stripe's own code, "" when Stripe gave none (as before)
         self.http_status = http_status
         self.param = param
         self.decline_code = decline_code

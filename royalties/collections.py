@@ -29,6 +29,7 @@ from django.db.models import QuerySet, Sum
 from accounts.models import Membership, Organisation
 from accounts.tenancy import Principal
 from core import clock
+from core.errors import DomainError
 from core.money import apportion, money_format
 from payments import gateway
 from payments.charges import off_session_payment_method_for, stripe_payment_sync
@@ -50,8 +51,10 @@ COLLECTION_RETRY_SCHEDULE = (
 REMINDER_INTERVAL = dt.timedelta(days=3)
 
 
-class CollectionError(Exception):
-    pass
+class CollectionError(DomainError):
+    """An invoice cannot be changed as asked; the message says why."""
+
+    code = "collection_error"
 
 
 # --- Reads ---------------------------------------------------------------------------------------

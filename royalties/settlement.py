@@ -41,6 +41,7 @@ from django.db import connection, transaction
 
 from accounts.models import User
 from core import clock
+from core.errors import DomainError
 from marketplace.models import Agreement, AgreementSplit
 from royalties.allocation import CarryState
 from royalties.ledger import (
@@ -105,8 +106,10 @@ TABLES = {
 }
 
 
-class SettlementError(Exception):
+class SettlementError(DomainError):
     """A run cannot be created or started as asked; the message says why."""
+
+    code = "settlement_error"
 
 
 # --- periods -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from core import clock
+from core.errors import DomainError
 from marketplace.models import Agreement, CheckoutAttempt
 from marketplace.selectors import agreement_fee_payment
 from payments.charges import stripe_payment_sync
@@ -48,8 +49,10 @@ from royalties.settlement_rules import LineKind, allocate_fee
 logger = structlog.get_logger(__name__)
 
 
-class UpfrontFeeError(Exception):
+class UpfrontFeeError(DomainError):
     """The fee's payment cannot be posted (yet): not posted as earned, or amounts disagree."""
+
+    code = "upfront_fee_error"
 
 
 def upfront_fee_post(

@@ -24,7 +24,7 @@ from catalog.models import (
     WorkImport,
     WorkImportProblem,
 )
-from catalog.services import MAX_AMOUNT_MINOR, MAX_TERM_MONTHS
+from catalog.terms import MAX_AMOUNT_MINOR, MAX_TERM_MONTHS, PRICING_FIELDS
 
 USES = AiUse.values
 
@@ -198,8 +198,9 @@ class WorkWriteSerializer(serializers.Serializer[None]):
     doi = serializers.CharField(max_length=300, required=False, allow_blank=True)
     url = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     content_sha256 = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    # Bounds checked by the shared work validator (catalog.work_fields), one message everywhere.
     size_bytes = serializers.IntegerField(
-        min_value=0, max_value=2**63 - 1, required=False, allow_null=True
+        required=False, allow_null=True, help_text="Bytes, 0 to 2**63 - 1."
     )
     metadata = serializers.DictField(required=False)
     shares = ShareInputSerializer(many=True)
@@ -276,21 +277,7 @@ class LicenceTermsSerializer(serializers.ModelSerializer[LicenceTerms]):
             "id",
             "catalogue",
             "work",
-            "currency",
-            "upfront_fee_minor",
-            "upfront_fee_basis",
-            "advance_recoupable",
-            "rate_tokens_trained_minor",
-            "rate_training_examples_minor",
-            "rate_retrievals_minor",
-            "rate_outputs_attributed_minor",
-            "revenue_share_bp",
-            "minimum_guarantee_minor",
-            "term_months",
-            "territories",
-            "exclusive",
-            "attribution_required",
-            "permitted_uses",
+            *PRICING_FIELDS,
             "updated_at",
         ]
         read_only_fields = fields

@@ -35,7 +35,8 @@ from catalog.models import (
     Work,
     WorkImport,
 )
-from catalog.services import MAX_AMOUNT_MINOR
+from catalog.terms import MAX_AMOUNT_MINOR
+from catalog.work_fields import IDENTIFIER_FIELDS
 
 MAX_ID = 2**63 - 1
 
@@ -160,7 +161,7 @@ class WorkViewSet(
         data = dict(payload.validated_data)
         catalogue = _owned_catalogue(self.principal, data.pop("catalogue"))
         shares = _share_lines(data.pop("shares"))
-        identifiers = {k: data.pop(k) for k in list(data) if k in services.IDENTIFIER_FIELDS}
+        identifiers = {k: data.pop(k) for k in list(data) if k in IDENTIFIER_FIELDS}
         work = services.work_create(
             catalogue=catalogue,
             shares=shares,
@@ -176,7 +177,7 @@ class WorkViewSet(
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
         shares = _share_lines(data.pop("shares")) if "shares" in data else None
-        identifiers = {k: data.pop(k) for k in list(data) if k in services.IDENTIFIER_FIELDS}
+        identifiers = {k: data.pop(k) for k in list(data) if k in IDENTIFIER_FIELDS}
         work = services.work_update(
             work=work, actor=self.principal, fields=data, identifiers=identifiers, shares=shares
         )

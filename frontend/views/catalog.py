@@ -41,6 +41,7 @@ from catalog.forms import (
 from catalog.identifiers import SCHEME_LABELS, format_identifier
 from catalog.models import AiUse, Catalogue, LicenceTerms, Work
 from catalog.rsl import RSL_MEDIA_TYPE, RslUrls, catalogue_rsl, rsl_usage
+from catalog.work_fields import IDENTIFIER_FIELDS
 from core.money import UnknownCurrencyError, currency_exponent, major_to_minor
 from core.money import money_format as money
 
@@ -315,7 +316,7 @@ def work_create(request: HttpRequest, pk: int) -> HttpResponse:
         lines = _share_lines(shares_form)
         if lines is not None:
             data = dict(work_form.cleaned_data)
-            identifiers = {k: data.pop(k) for k in services.IDENTIFIER_FIELDS}
+            identifiers = {k: data.pop(k) for k in IDENTIFIER_FIELDS}
             try:
                 work = services.work_create(
                     catalogue=catalogue,
@@ -371,7 +372,7 @@ def work_edit(request: HttpRequest, pk: int) -> HttpResponse:
         lines = _share_lines(shares_form)
         if lines is not None:
             data = dict(work_form.cleaned_data)
-            identifiers = {k: data.pop(k) for k in services.IDENTIFIER_FIELDS}
+            identifiers = {k: data.pop(k) for k in IDENTIFIER_FIELDS}
             try:
                 services.work_update(
                     work=work, actor=principal, fields=data, identifiers=identifiers, shares=lines

@@ -10,9 +10,10 @@ from typing import Any
 from django import forms
 
 from catalog.models import AiUse, PricingTerms
+from catalog.terms import MAX_TERM_MONTHS
 from core.money import UnknownCurrencyError, major_to_minor, minor_to_major
 from marketplace.models import Agreement
-from marketplace.terms import MAX_TERM_MONTHS, terms_clean
+from marketplace.terms import terms_clean
 
 RESPOND_DAYS_CHOICES = [(7, "7 days"), (14, "14 days"), (30, "30 days"), (60, "60 days")]
 

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import AiUse, PricingTerms
+from catalog.terms import MAX_AMOUNT_MINOR, MAX_TERM_MONTHS
 from marketplace import selectors
 from marketplace.certificates import Status
 from marketplace.models import (
@@ -17,7 +18,7 @@ from marketplace.models import (
     OfferVersion,
 )
 from marketplace.negotiation import MAX_EXPLICIT_WORKS, MAX_MESSAGE_LENGTH
-from marketplace.terms import MAX_AMOUNT_MINOR, MAX_TERM_MONTHS, TERM_FIELDS, terms_of
+from marketplace.terms import TERM_FIELDS, terms_of
 
 MAX_IDS = MAX_EXPLICIT_WORKS
 

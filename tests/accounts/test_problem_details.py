@@ -80,3 +80,22 @@ def test_pages_keep_their_html_error_pages(settings, client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_domain_error_no_view_mapped_is_a_422_with_its_code(rf):
+    from accounts.api.problems import problem_exception_handler
+    from payments.gateway import GatewayUnavailable
+    from royalties.collections import CollectionError
+    from royalties.settlement import SettlementError
+
+    request = rf.get("/api/v1/somewhere/")
+    response = problem_exception_handler(
+        SettlementError("Only a completed run can be recomputed."), {"request": request}
+    )
+    assert response.status_code == 422
+    assert response.data["code"] == "settlement_error"
+    assert response.data["detail"] == "Only a completed run can be recomputed."
+    coded = problem_exception_handler(CollectionError("Paid.", code="paid"), {"request": request})
+    assert coded.data["code"] == "paid"
+    # Stripe failing is not the client's fault: left to the 500 handler (logged, no detail).
+    assert problem_exception_handler(GatewayUnavailable("down"), {"request": request}) is None

@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
+from catalog.terms import MAX_AMOUNT_MINOR
 from core.money import currency_exponent, money_format
 from frontend.views.marketplace_forms import TermsForm
 from marketplace.selectors import fee_total_minor
 from marketplace.terms import (
-    MAX_AMOUNT_MINOR,
     terms_clean,
     terms_diff,
     territory_span,
