@@ -52,7 +52,7 @@ demo: install demo-data
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy core accounts payments catalog marketplace royalties frontend sandbox config
+	$(VENV)/bin/mypy core accounts payments catalog marketplace royalties ledger usage settlement payouts finance frontend sandbox config
 	$(VENV)/bin/lint-imports
 
 test: install chromium lint
@@ -78,7 +78,7 @@ test-fast: install
 
 # Deep Hypothesis profile for the money code (thousands more cases than the suite runs).
 test-deep: install
-	HYPOTHESIS_PROFILE=deep $(VENV)/bin/pytest -q tests/royalties tests/test_money_core.py
+	HYPOTHESIS_PROFILE=deep $(VENV)/bin/pytest -q tests/ledger tests/usage tests/settlement tests/payouts tests/finance tests/test_money_core.py
 
 # The gateway suite against Stripe test mode: STRIPE_SECRET_KEY=sk_test_... make test-stripe
 test-stripe: install
@@ -98,7 +98,7 @@ bench: install db
 
 # Payout chaos at full size: 1,000 payouts while workers are killed and Stripe misbehaves.
 chaos: install db
-	PAYOUT_CHAOS_HOLDERS=1000 $(VENV)/bin/pytest -q -p no:cacheprovider tests/royalties/test_payout_chaos.py
+	PAYOUT_CHAOS_HOLDERS=1000 $(VENV)/bin/pytest -q -p no:cacheprovider tests/payouts/test_payout_chaos.py
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .pytest_cache

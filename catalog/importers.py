@@ -57,6 +57,7 @@ from catalog.work_fields import (
     size_bytes_clean,
 )
 from core import clock
+from core.tasks import task_queue
 
 log = structlog.get_logger(__name__)
 
@@ -121,8 +122,6 @@ def work_import_create(
     import_valid_rows: bool = False,
 ) -> WorkImport:
     """Store the uploaded file and queue its import (a Celery task, once this commits)."""
-    from catalog.tasks import work_import_run_task
-
     if catalogue.owner_id not in actor.organisation_ids:
         raise PermissionDenied("Only the catalogue owner's organisation can import works.")
     name = os.path.basename(getattr(upload, "name", "") or "works")
@@ -141,7 +140,7 @@ def work_import_create(
     )
     work_import.file.save(name, upload, save=False)
     work_import.save()
-    transaction.on_commit(lambda: work_import_run_task.delay(work_import.pk))
+    transaction.on_commit(lambda: task_queue("catalog.tasks.work_import_run_task", work_import.pk))
     return work_import
 
 

@@ -68,7 +68,12 @@ INSTALLED_APPS = [
     "payments",
     "catalog",
     "marketplace",
-    "royalties",
+    "royalties",  # the tables' migration history before the split, nothing else
+    "ledger",
+    "usage",
+    "settlement",
+    "payouts",
+    "finance",
     "frontend",
     "sandbox",
 ]
@@ -321,12 +326,12 @@ CELERY_BEAT_SCHEDULE["expire-agreements"] = {
     "schedule": crontab(hour=0, minute=10),
 }
 CELERY_BEAT_SCHEDULE["import-stripe-balance-transactions"] = {
-    "task": "royalties.tasks.stripe_balance_transactions_import_task",
+    "task": "finance.tasks.stripe_balance_transactions_import_task",
     "schedule": crontab(hour=2, minute=40),
 }
 # Settles last month once it has ended, and re-queues runs stalled by a lost worker.
 CELERY_BEAT_SCHEDULE["settlement-runs"] = {
-    "task": "royalties.tasks.settlement_runs_tick",
+    "task": "settlement.tasks.settlement_runs_tick",
     "schedule": crontab(minute="*/15"),
 }
 # Payouts: a transfer failing with a retryable error is tried this many times in all, waiting
@@ -337,23 +342,23 @@ ROYALTIES_PAYOUT_RETRY_BASE_SECONDS = float(env("ROYALTIES_PAYOUT_RETRY_BASE_SEC
 # of it on to them (apportioned like the collection: commission and holder shares pro rata).
 STRIPE_FEES_PASSED_TO_CREATORS = env_bool("STRIPE_FEES_PASSED_TO_CREATORS", False)
 CELERY_BEAT_SCHEDULE["collections-open-and-retry"] = {
-    "task": "royalties.tasks.collections_open_due",
+    "task": "payouts.tasks.collections_open_due",
     "schedule": timedelta(minutes=15),
 }
 CELERY_BEAT_SCHEDULE["collections-remind"] = {
-    "task": "royalties.tasks.collections_remind_task",
+    "task": "payouts.tasks.collections_remind_task",
     "schedule": crontab(hour=9, minute=0),
 }
 CELERY_BEAT_SCHEDULE["payouts-resume-due"] = {
-    "task": "royalties.tasks.payouts_resume_due_task",
+    "task": "payouts.tasks.payouts_resume_due_task",
     "schedule": timedelta(minutes=1),
 }
 CELERY_BEAT_SCHEDULE["upfront-fees-catch-up"] = {
-    "task": "royalties.tasks.upfront_fees_catch_up_task",
+    "task": "payouts.tasks.upfront_fees_catch_up_task",
     "schedule": timedelta(hours=1),
 }
 CELERY_BEAT_SCHEDULE["payouts-schedule-payable"] = {
-    "task": "royalties.tasks.payouts_schedule_payable_task",
+    "task": "payouts.tasks.payouts_schedule_payable_task",
     "schedule": crontab(hour=3, minute=30),
 }
 

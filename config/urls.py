@@ -13,7 +13,10 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("catalog.api.urls")),
     path("", include("marketplace.api.urls")),
-    path("", include("royalties.api.urls")),
+    path("", include("usage.urls")),
+    path("", include("settlement.urls")),
+    path("", include("payouts.urls")),
+    path("", include("finance.urls")),
 ]
 
 urlpatterns = [

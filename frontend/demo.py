@@ -23,14 +23,14 @@ from core import clock
 from marketplace.demo import seed_marketplace, seed_marketplace_payment
 from marketplace.models import Agreement, AgreementSplit, AgreementWork
 from payments.connect import connected_account_ensure, connected_account_sync
-from royalties.models.settlement import SettlementRun
-from royalties.settlement import (
+from settlement.models import SettlementRun
+from settlement.services import (
     settlement_run_create,
     settlement_run_execute,
     settlement_run_start,
 )
-from royalties.usage import usage_report_submit
-from royalties.usage_ingest import ContentFormat
+from usage.ingest import ContentFormat
+from usage.services import usage_report_submit
 
 DEMO_PASSWORD = "trainright-demo-2026"
 
@@ -302,9 +302,9 @@ def seed_reconciliation() -> None:
     Skipped when the emulator is not running."""
     if not settings.STRIPE_API_BASE:
         return
+    from finance.reconciliation import completed_run_covering, reconciliation_run_for_period
+    from ledger.services import accounting_period_for
     from payments.gateway import GatewayError
-    from royalties.ledger import accounting_period_for
-    from royalties.reconciliation import completed_run_covering, reconciliation_run_for_period
     from stripe_emulator.control import ControlError, EmulatorControl
 
     period = accounting_period_for(day=clock.today())
@@ -328,7 +328,7 @@ def seed_upfront_fees() -> None:
     if not settings.STRIPE_API_BASE:
         return
     from payments.gateway import GatewayError
-    from royalties.upfront_fees import (
+    from payouts.upfront_fees import (
         UpfrontFeeError,
         upfront_fee_settle_paid,
         upfront_fees_uncollected,
@@ -345,8 +345,8 @@ def seed_upfront_fees() -> None:
 def payouts_send_as_the_worker_would() -> None:
     """Schedule a payout for every payable balance and send every open payout, as the
     worker's tasks and beat jobs would (here, so the seed does not race the worker)."""
-    from royalties.models.payouts import Payout
-    from royalties.payouts import payout_send, payouts_schedule_payable
+    from payouts.models import Payout
+    from payouts.services import payout_send, payouts_schedule_payable
 
     payouts_schedule_payable()
     for payout_id in Payout.objects.filter(
@@ -369,14 +369,14 @@ def seed_payouts(parties: DemoParties) -> None:
     if not settings.STRIPE_API_BASE:
         return
     from payments import gateway
-    from royalties.collections import (
+    from payouts.collections import (
         collection_charge,
         collection_payouts_schedule,
         collection_record_payment,
         collections_open_for_run,
     )
-    from royalties.models.payouts import Collection, PayoutThreshold
-    from royalties.payouts import payout_threshold_set
+    from payouts.models import Collection, PayoutThreshold
+    from payouts.services import payout_threshold_set
     from stripe_emulator.control import ControlError, EmulatorControl
 
     last_month = (clock.today().replace(day=1) - dt.timedelta(days=1)).replace(day=1)

@@ -6,4 +6,7 @@ class MarketplaceConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the Checkout webhook handlers with payments.events.
-        from marketplace import checkout  # noqa: F401
+        from marketplace import (
+            checkout,  # noqa: F401
+            tasks,  # noqa: F401 (registers the tasks services queue by name)
+        )

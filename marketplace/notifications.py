@@ -15,6 +15,7 @@ from django.db import transaction
 from accounts.models import Organisation
 from accounts.tenancy import Principal
 from core import clock
+from core.tasks import task_queue
 from marketplace.models import Agreement, Notification, Offer
 from marketplace.selectors import notification_list, notification_recipients
 
@@ -43,9 +44,9 @@ def notification_create(
         email=email,
     )
     if email:
-        from marketplace.tasks import notification_email_send_task
-
-        transaction.on_commit(lambda: notification_email_send_task.delay(notification.pk))
+        transaction.on_commit(
+            lambda: task_queue("marketplace.tasks.notification_email_send_task", notification.pk)
+        )
     return notification
 
 

@@ -7,4 +7,8 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers payments' own Stripe event handlers (connected accounts, charges).
-        from payments import charges, connect  # noqa: F401
+        from payments import (  # noqa: F401
+            charges,
+            connect,
+            tasks,
+        )

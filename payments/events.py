@@ -35,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 from core import clock
+from core.tasks import task_queue
 from payments import gateway
 from payments.models import StripeEvent
 
@@ -102,9 +103,7 @@ def stripe_event_store(*, event: dict[str, Any]) -> tuple[StripeEvent, bool]:
 
 
 def _queue(event_pk: int) -> None:
-    from payments.tasks import stripe_event_process_task
-
-    transaction.on_commit(lambda: stripe_event_process_task.delay(event_pk))
+    transaction.on_commit(lambda: task_queue("payments.tasks.stripe_event_process_task", event_pk))
 
 
 # --- Processing --------------------------------------------------------------------------------

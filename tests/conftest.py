@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from accounts.models import Organisation, User
@@ -25,6 +27,25 @@ def _import_app_factories() -> None:
 
 
 _import_app_factories()
+
+
+# Hypothesis profiles for the money code: "ci" (the default) and "deep" (`make test-deep`).
+# The property tests pick the profile named by HYPOTHESIS_PROFILE (default "ci") through their
+# own ``@settings`` rather than ``settings.load_profile``: loading a profile is global, and
+# would also multiply the examples of every other Hypothesis test in the suite.
+
+hypothesis_settings.register_profile(
+    "ci",
+    max_examples=2_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "deep",
+    max_examples=50_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @dataclass

@@ -14,8 +14,8 @@ from marketplace.agreements import agreements_expire_due
 from marketplace.models import Agreement, Offer
 from marketplace.negotiation import offers_expire_due
 from marketplace.signals import UpfrontFeePayment, agreement_activated
-from royalties.models.settlement import Statement, StatementLine
-from royalties.settlement import (
+from settlement.models import Statement, StatementLine
+from settlement.services import (
     SettlementError,
     settlement_run_create,
     settlement_run_execute,
@@ -28,7 +28,7 @@ from tests.marketplace.factories import (
     licensable_catalogue,
     requested_offer,
 )
-from tests.royalties.settlement_world import report_usage, worked_example
+from tests.money.settlement_world import report_usage, worked_example
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dates]
 

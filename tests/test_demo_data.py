@@ -27,8 +27,8 @@ def test_the_demo_charges_each_payment_once_and_its_books_reconcile_clean(
 ):
     """Every payment the demo makes in the emulator (the licence fee, last month's invoice)
     is charged once, and the reconciliation it seeds has no open exception."""
-    from royalties.models.payouts import Collection
-    from royalties.models.reconciliation import ReconciliationException, ReconciliationRun
+    from finance.models import ReconciliationException, ReconciliationRun
+    from payouts.models import Collection
 
     with django_capture_on_commit_callbacks(execute=True):
         seed_demo()

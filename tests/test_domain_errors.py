@@ -8,9 +8,9 @@ from core.errors import DomainError
 from core.services import SandboxClockError
 from marketplace.errors import MarketplaceError, StaleVersion
 from payments.gateway import CardDeclined, GatewayError
-from royalties.collections import CollectionError
-from royalties.settlement import SettlementError
-from royalties.upfront_fees import UpfrontFeeError
+from payouts.collections import CollectionError
+from payouts.upfront_fees import UpfrontFeeError
+from settlement.services import SettlementError
 
 
 @pytest.mark.parametrize(

@@ -34,17 +34,17 @@ from core.money import (
     minor_to_major,
     money_format,
 )
-from royalties.allocation import allocate_pool
-from royalties.collections import collections_remind_unpaid
-from royalties.exports import journal_csv_lines
-from royalties.ledger import LegSpec, journal_post, ledger_account_for
-from royalties.models.ledger import AccountCode, EntryKind
-from royalties.models.settlement import Statement
-from royalties.reports import ReportFilters
-from royalties.statements import statement_pdf
+from finance.exports import journal_csv_lines
+from finance.reports import ReportFilters
+from ledger.models import AccountCode, EntryKind
+from ledger.services import LegSpec, journal_post, ledger_account_for
+from payouts.collections import collections_remind_unpaid
+from settlement.allocation import allocate_pool
+from settlement.models import Statement
+from settlement.statements import statement_pdf
 from tests.conftest import make_tenant
-from tests.royalties.factories import collection_for
-from tests.royalties.settlement_world import _run_for
+from tests.money.factories import collection_for
+from tests.money.settlement_world import _run_for
 
 # The three amounts every rendering must show the same way: (minor, currency, for people,
 # for machines).

@@ -2,7 +2,7 @@
 
 ``apportion(amount_minor=..., weights={key: weight, ...})`` splits a one-off amount (a Stripe
 fee among commission and holders, a refund clawed back, a credit) into integer parts. It is
-the settlement allocation rule (``royalties.allocation.allocate_pool``, whose docstring states
+the settlement allocation rule (``settlement.allocation.allocate_pool``, whose docstring states
 the rule with its guarantees and proofs) started from an empty carry state: the two share
 ``largest_remainder`` and ``carry_forward_step`` below, so a one-off split and a settlement
 period share money out the same way by construction.
@@ -121,7 +121,7 @@ def carry_forward_step(
 
     Per position: ``entitled`` the cumulative recorded entitlement (1e-18 units, including
     this period's), ``allocated`` the cumulative units paid before, ``period`` this period's
-    recorded entitlement. The rule (royalties.allocation, rules a to c, proves what it keeps):
+    recorded entitlement. The rule (settlement.allocation, rules a to c, proves what it keeps):
 
     a. each position gets the whole units it is owed, when positive;
     b. the spare units go one each to positions owed a fraction, soonest deadline first

@@ -27,28 +27,29 @@ from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Membership, Organisation, User
+from accounts.selectors import platform_finance_check
 from accounts.tenancy import principal_for_request
 from core import clock
-from royalties import exports, period_close, reconciliation
-from royalties.collections import collections_for_finance
-from royalties.models.ledger import AccountingPeriod
-from royalties.models.payouts import Collection, Payout
-from royalties.models.reconciliation import (
+from finance import exports, period_close, reconciliation
+from finance.models import (
     ExceptionStatus,
     FinanceExport,
     ReconciliationException,
     ReconciliationRun,
 )
-from royalties.models.settlement import SettlementRun
-from royalties.payouts import (
+from finance.reports import REPORT_TITLES, ReportFilters, report_build
+from ledger.models import AccountingPeriod
+from payouts.collections import collections_for_finance
+from payouts.models import Collection, Payout
+from payouts.services import (
     PayoutError,
     payout_audit_trails,
     payout_hold,
     payout_retry,
     payouts_for_finance,
 )
-from royalties.reports import REPORT_TITLES, ReportFilters, report_build
-from royalties.settlement import (
+from settlement.models import SettlementRun
+from settlement.services import (
     SettlementError,
     settlement_run_create,
     settlement_run_progress,
@@ -64,7 +65,7 @@ def finance_only(view: View) -> View:
     @login_required
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not reconciliation.is_finance(principal=principal_for_request(request)):
+        if not platform_finance_check(principal=principal_for_request(request)):
             raise Http404("No such page.")
         return view(request, *args, **kwargs)
 

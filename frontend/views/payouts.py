@@ -29,8 +29,9 @@ from core.money import UnknownCurrencyError, major_to_minor
 from core.money import money_format as money
 from payments import gateway
 from payments.connect import PayoutSetup, payout_setup_for
-from royalties import collections, payouts
-from royalties.models.payouts import Collection
+from payouts import collections
+from payouts import services as payouts
+from payouts.models import Collection
 
 PAGE_SIZE = 25
 MAX_THRESHOLD_MAJOR = Decimal(10) ** 12

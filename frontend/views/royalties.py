@@ -16,20 +16,20 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
+from accounts.selectors import platform_finance_check
 from accounts.tenancy import principal_for_request
 from core import clock
 from core.money import currency_exponent
-from royalties.models.settlement import SettlementRun, Statement
-from royalties.settlement import (
+from settlement.models import SettlementRun, Statement
+from settlement.services import (
     SettlementError,
     next_month,
     settlement_run_create,
     settlement_run_progress,
     settlement_run_start,
 )
-from royalties.statements import (
+from settlement.statements import (
     holder_earnings,
-    is_platform_finance,
     settlement_agreements,
     settlement_run_list,
     statement_csv,
@@ -123,7 +123,7 @@ class SettlementRunForm(forms.Form):
 
 
 def _require_finance(request: HttpRequest) -> None:
-    if not is_platform_finance(principal=principal_for_request(request)):
+    if not platform_finance_check(principal=principal_for_request(request), api_keys=True):
         raise Http404("No such page.")
 
 

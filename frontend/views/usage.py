@@ -20,9 +20,9 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from accounts.tenancy import principal_for_request
-from royalties import usage
-from royalties.models.usage import UsageReport
-from royalties.usage_ingest import ContentFormat
+from usage import services as usage
+from usage.ingest import ContentFormat
+from usage.models import UsageReport
 
 PAGE_SIZE = 25
 

@@ -85,8 +85,8 @@ def test_pages_keep_their_html_error_pages(settings, client):
 def test_a_domain_error_no_view_mapped_is_a_422_with_its_code(rf):
     from accounts.api.problems import problem_exception_handler
     from payments.gateway import GatewayUnavailable
-    from royalties.collections import CollectionError
-    from royalties.settlement import SettlementError
+    from payouts.collections import CollectionError
+    from settlement.services import SettlementError
 
     request = rf.get("/api/v1/somewhere/")
     response = problem_exception_handler(

@@ -16,11 +16,11 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from accounts.models import Membership, Organisation
-from royalties.ledger import LegSpec, journal_post, ledger_account_for
-from royalties.models.ledger import AccountCode, EntryKind, JournalEntry
-from royalties.models.settlement import SettlementRun
+from ledger.models import AccountCode, EntryKind, JournalEntry
+from ledger.services import LegSpec, journal_post, ledger_account_for
+from settlement.models import SettlementRun
 from tests.factories import MembershipFactory, OrganisationFactory
-from tests.royalties.settlement_world import report_usage, worked_example
+from tests.money.settlement_world import report_usage, worked_example
 
 PASSWORD = "books-balance-2026"
 AGREEMENTS = 4
@@ -121,7 +121,7 @@ def test_finance_user_settles_reconciles_resolves_closes_and_exports(
     monkeypatch,
 ):
     # One agreement per chunk: the run is several chunks, each a task for the worker.
-    monkeypatch.setattr("royalties.settlement.CHUNK_MAX_AGREEMENTS", 1)
+    monkeypatch.setattr("settlement.services.CHUNK_MAX_AGREEMENTS", 1)
     settled, last_day = _last_month()
     label = f"{settled:%Y-%m}"
     platform = tenant_factory(Organisation.Kind.PLATFORM, "TrainRight").organisation

@@ -9,11 +9,11 @@ import re
 from playwright.sync_api import expect
 
 from accounts.models import Organisation
-from royalties.models.payouts import Payout
+from payouts.models import Payout
 from tests.factories import MembershipFactory, OrganisationFactory
 from tests.gateway.helpers import wait_for
-from tests.royalties.payouts_world import onboarded
-from tests.royalties.test_payouts_api import collect
+from tests.money.payouts_world import onboarded
+from tests.payouts.test_payouts_api import collect
 
 PASSWORD = "correct-horse-battery-staple"  # UserFactory's
 

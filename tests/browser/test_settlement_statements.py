@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Membership, Organisation
 from tests.factories import MembershipFactory, OrganisationFactory
-from tests.royalties.settlement_world import OCTOBER, report_usage, worked_example
+from tests.money.settlement_world import OCTOBER, report_usage, worked_example
 
 PASSWORD = "correct-horse-battery-staple"  # UserFactory's
 

@@ -8,9 +8,9 @@ import re
 from playwright.sync_api import expect
 
 from accounts.models import Organisation
-from royalties.models.usage import UsageReport
 from tests.conftest import make_tenant
-from tests.royalties.factories import usage_world
+from tests.money.factories import usage_world
+from usage.models import UsageReport
 
 PASSWORD = "correct-horse-battery-staple"  # tests.factories.UserFactory's
 

@@ -17,12 +17,12 @@ from accounts.models import Membership
 from core import clock
 from core.models import SandboxClock
 from core.services import SandboxClockError, sandbox_clock_move
-from royalties.models.payouts import Collection
-from royalties.models.settlement import SettlementRun, Statement
+from payouts.models import Collection
 from sandbox.services import periodic_job_names, sandbox_clock_advance
+from settlement.models import SettlementRun, Statement
 from tests.factories import MembershipFactory
 from tests.gateway.helpers import wait_for
-from tests.royalties.settlement_world import report_usage, worked_example
+from tests.money.settlement_world import report_usage, worked_example
 
 pytestmark = pytest.mark.django_db
 
@@ -53,8 +53,8 @@ def test_advancing_runs_each_days_jobs_in_order_and_moves_the_emulator(emulated_
     assert abs(emulator_now - clock.now().timestamp()) < 5
     # The day's order: frequent jobs first, then settlement before the daily imports.
     names = periodic_job_names()
-    assert names.index("royalties.tasks.settlement_runs_tick") < names.index(
-        "royalties.tasks.stripe_balance_transactions_import_task"
+    assert names.index("settlement.tasks.settlement_runs_tick") < names.index(
+        "finance.tasks.stripe_balance_transactions_import_task"
     )
     with pytest.raises(SandboxClockError, match="only moves forward"):
         sandbox_clock_advance(to=start + dt.timedelta(days=1), actor="test")

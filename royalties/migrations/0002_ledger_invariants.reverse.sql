@@ -1,0 +1,12 @@
+DROP TRIGGER ledger_entry_period_open ON royalties_journalentry;
+DROP FUNCTION ledger_check_entry_periods();
+DROP TRIGGER ledger_period_month_fixed ON royalties_accountingperiod;
+DROP TRIGGER ledger_period_kept ON royalties_accountingperiod;
+DROP TRIGGER ledger_account_identity_fixed ON royalties_ledgeraccount;
+DROP TRIGGER ledger_leg_append_only ON royalties_journalleg;
+DROP TRIGGER ledger_entry_append_only ON royalties_journalentry;
+DROP FUNCTION ledger_reject_change();
+DROP TRIGGER ledger_legs_complete_entries ON royalties_journalleg;
+DROP FUNCTION ledger_check_inserted_legs();
+DROP TRIGGER ledger_entry_balanced ON royalties_journalentry;
+DROP FUNCTION ledger_check_entry_balanced();
