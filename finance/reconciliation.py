@@ -41,7 +41,6 @@ A later run that finds no difference for an unresolved exception resolves it as 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -50,10 +49,9 @@ from itertools import islice
 from typing import Any
 
 import pghistory
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, Sum
 
 from accounts.models import Membership, Organisation, User
 from accounts.selectors import (
@@ -71,6 +69,7 @@ from finance.models import (
     ReconciliationRun,
     StripeBalanceTransaction,
 )
+from finance.selectors import period_window
 from ledger.models import (
     AccountCode,
     AccountingPeriod,
@@ -79,12 +78,7 @@ from ledger.models import (
     JournalLeg,
     PeriodStatus,
 )
-from ledger.services import (
-    LegSpec,
-    journal_post,
-    journal_reverse,
-    ledger_account_for,
-)
+from ledger.services import LegSpec, journal_post, journal_reverse, ledger_account_for
 from payments import gateway
 
 IMPORT_BATCH_SIZE = 500
@@ -127,13 +121,6 @@ class Resolution:
 
 
 # --- Windows ---------------------------------------------------------------------------------
-
-
-def period_window(period: AccountingPeriod) -> tuple[dt.datetime, dt.datetime]:
-    """The period's calendar month as [start, end) in UTC."""
-    start = dt.datetime(period.year, period.month, 1, tzinfo=dt.UTC)
-    last_day = calendar.monthrange(period.year, period.month)[1]
-    return start, start + dt.timedelta(days=last_day)
 
 
 def _epoch(moment: dt.datetime) -> int:
@@ -723,53 +710,3 @@ def _reverse_ledger(exception: ReconciliationException, *, reason: str) -> Journ
 
 
 # --- Selectors -------------------------------------------------------------------------------
-
-
-def reconciliation_run_list() -> QuerySet[ReconciliationRun]:
-    return ReconciliationRun.objects.select_related("created_by").order_by("-created_at", "-id")
-
-
-def reconciliation_exception_list(
-    *, status: str | None = None, unresolved: bool = False
-) -> QuerySet[ReconciliationException]:
-    exceptions = ReconciliationException.objects.select_related(
-        "assignee", "resolved_by", "entry", "balance_transaction", "adjusting_entry"
-    )
-    if status:
-        exceptions = exceptions.filter(status=status)
-    if unresolved:
-        exceptions = exceptions.exclude(status=ExceptionStatus.RESOLVED)
-    return exceptions.order_by("status", "-occurred_on", "id")
-
-
-def unresolved_exceptions_for_period(
-    *, period: AccountingPeriod
-) -> QuerySet[ReconciliationException]:
-    start, end = period_window(period)
-    return ReconciliationException.objects.filter(
-        ~Q(status=ExceptionStatus.RESOLVED),
-        occurred_on__gte=start.date(),
-        occurred_on__lt=end.date(),
-    )
-
-
-def completed_run_covering(*, period: AccountingPeriod) -> ReconciliationRun | None:
-    """The latest completed run whose window covers the whole period."""
-    start, end = period_window(period)
-    return (
-        ReconciliationRun.objects.filter(
-            status=ReconciliationRun.Status.COMPLETED, window_start__lte=start, window_end__gte=end
-        )
-        .order_by("-completed_at", "-id")
-        .first()
-    )
-
-
-def exception_history(*, exception: ReconciliationException) -> list[Any]:
-    """The exception's audit trail (pghistory events with their context), oldest first."""
-    events = apps.get_model("finance", "ReconciliationExceptionEvent")
-    return list(
-        events.objects.filter(pgh_obj=exception)
-        .select_related("pgh_context")
-        .order_by("pgh_created_at", "pgh_id")
-    )

@@ -24,20 +24,26 @@ import structlog
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import Sum
 
 from accounts.models import Membership, Organisation
-from accounts.tenancy import Principal
 from core import clock
 from core.errors import DomainError
 from core.money import apportion, money_format
 from core.tasks import task_queue
-from ledger.models import AccountCode, EntryKind, JournalEntry, JournalLeg
-from ledger.services import LegSpec, holder_balances, journal_post, ledger_account_for
+from ledger.models import AccountCode, EntryKind, JournalEntry
+from ledger.selectors import holder_balances
+from ledger.services import LegSpec, journal_post, ledger_account_for
 from payments import gateway
 from payments.charges import off_session_payment_method_for, stripe_payment_sync
 from payments.models import StripePayment
-from payouts.models import Collection
+from payouts.models import Collection, Payout
+from payouts.selectors import (
+    collection_holder_shares,
+    collection_settlements,
+    holder_reserved_minor,
+)
+from payouts.services import holder_lock, payout_schedule
 from settlement.models import SettlementAgreement, SettlementRun, StatementLine
 
 logger = structlog.get_logger(__name__)
@@ -59,36 +65,6 @@ class CollectionError(DomainError):
 
 
 # --- Reads ---------------------------------------------------------------------------------------
-
-
-def collections_visible_to(*, principal: Principal) -> QuerySet[Collection]:
-    return Collection.objects.visible_to(principal).select_related("licensee", "run")
-
-
-def collections_for_finance(*, status: str | None = None) -> QuerySet[Collection]:
-    rows = Collection.objects.select_related("licensee", "run")
-    return rows.filter(status=status) if status else rows
-
-
-def _settlements_of(collection: Collection) -> QuerySet[SettlementAgreement]:
-    return SettlementAgreement.objects.filter(
-        run_id=collection.run_id,
-        agreement__licensee_id=collection.licensee_id,
-        currency=collection.currency,
-        journal_entry__isnull=False,
-    )
-
-
-def collection_holder_shares(*, collection: Collection) -> dict[int, int]:
-    """Each holder's share (minor units, positive = owed to the holder) of what the
-    collection pays: the holder_pending legs of the settlement entries it pays."""
-    entry_ids = _settlements_of(collection).values("journal_entry_id")
-    rows = (
-        JournalLeg.objects.filter(entry_id__in=entry_ids, account__code=AccountCode.HOLDER_PENDING)
-        .values("account__organisation_id")
-        .annotate(total=Sum("amount_minor"))
-    )
-    return {row["account__organisation_id"]: -int(row["total"]) for row in rows if row["total"]}
 
 
 # --- Opening and charging ------------------------------------------------------------------------
@@ -311,7 +287,7 @@ def collection_record_payment(*, collection_id: int, charge_id: str) -> Collecti
             stripe_object_id=charge_id,
         )
         StatementLine.objects.filter(
-            agreement_id__in=_settlements_of(collection).values("agreement_id"),
+            agreement_id__in=collection_settlements(collection).values("agreement_id"),
             run_id=collection.run_id,
             collected_on__isnull=True,
         ).update(collected_on=today)
@@ -392,9 +368,6 @@ def collection_payouts_schedule(*, collection_id: int) -> int:
     """Schedule the run's payout for every holder the collection paid that has none yet
     (idempotent; the beat sweep calls it again for recent collections, so a lost task only
     delays payouts). Returns how many were scheduled."""
-    from payouts.models import Payout
-    from payouts.services import payout_schedule
-
     collection = Collection.objects.get(pk=collection_id)
     if collection.status != Collection.Status.PAID:
         return 0
@@ -477,8 +450,6 @@ def collection_clawback(
     existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    from payouts.services import _lock_holder, _reserved_minor
-
     currency = collection.currency
     shares = collection_holder_shares(collection=collection)
     parts = _apportion_to_commission_and_holders(
@@ -498,9 +469,9 @@ def collection_clawback(
             if part <= 0:
                 continue
             holder = holders[holder_id]
-            _lock_holder(holder_id)
+            holder_lock(holder_id)
             balances = holder_balances(organisation=holder, currency=currency)
-            free = max(balances.payable_minor - _reserved_minor(holder_id, currency), 0)
+            free = max(balances.payable_minor - holder_reserved_minor(holder_id, currency), 0)
             from_payable = min(part, free)
             if from_payable:
                 legs.append(
