@@ -44,7 +44,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any
 
@@ -80,6 +80,8 @@ from ledger.models import (
 )
 from ledger.services import LegSpec, journal_post, journal_reverse, ledger_account_for
 from payments import gateway
+from payments.models import StripePayment
+from payouts.models import Collection
 
 IMPORT_BATCH_SIZE = 500
 
@@ -282,6 +284,52 @@ def _month(day: dt.date) -> tuple[int, int]:
     return day.year, day.month
 
 
+def _duplicate_payments_named(differences: list[Difference]) -> list[Difference]:
+    """A charge Stripe holds and the ledger lacks that pays an invoice another charge already
+    paid is a duplicate payment (the automatic refund missed it): name it so finance refunds
+    it, rather than post it as income."""
+    missing = [d.stripe_object_id for d in differences if d.kind == ExceptionKind.MISSING_IN_LEDGER]
+    if not missing:
+        return differences
+    paid_by: dict[str, Collection] = {}
+    for charge_id in missing:
+        if not charge_id.startswith(("ch_", "py_")):
+            continue
+        raw = _collection_id_paid_by(charge_id)
+        collection = Collection.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        if collection is not None and collection.charge_id not in (None, charge_id):
+            paid_by[charge_id] = collection
+    return [
+        replace(
+            d,
+            kind=ExceptionKind.DUPLICATE_PAYMENT,
+            detail=(
+                f"Invoice {paid_by[d.stripe_object_id].pk} was already paid by "
+                f"{paid_by[d.stripe_object_id].charge_id}; this second payment is neither in "
+                "the ledger nor refunded. Refund it to the licensee."
+            )[:300],
+        )
+        if d.stripe_object_id in paid_by
+        else d
+        for d in differences
+    ]
+
+
+def _collection_id_paid_by(charge_id: str) -> str:
+    """The invoice a charge says it pays (its metadata, or its PaymentIntent's), as Stripe has
+    it when no event told us of the charge."""
+    payment = StripePayment.objects.filter(stripe_charge_id=charge_id).first()
+    metadata = dict(payment.metadata or {}) if payment is not None else {}
+    if not metadata.get("collection_id"):
+        charge = gateway.charge_retrieve(charge_id=charge_id)
+        metadata = charge.metadata.to_dict() if charge.metadata else {}
+        intent_id = charge.payment_intent if isinstance(charge.payment_intent, str) else ""
+        if not metadata.get("collection_id") and intent_id:
+            intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id)
+            metadata = intent.metadata.to_dict() if intent.metadata else {}
+    return str(metadata.get("collection_id") or "")
+
+
 def classify(
     *, stripe_object_id: str, stripe: StripeSide | None, ledger: LedgerSide | None
 ) -> Difference | None:
@@ -467,6 +515,7 @@ def _compare(run: ReconciliationRun, *, imported: int) -> None:
                 currency_totals["matched_count"] += 1
         else:
             differences.append(difference)
+    differences = _duplicate_payments_named(differences)
 
     with transaction.atomic(), pghistory.context(action="reconciliation_run", run_id=run.pk):
         locked = ReconciliationRun.objects.select_for_update().get(pk=run.pk)

@@ -30,7 +30,7 @@ from payments.connect import PayoutSetup, payout_setup_for
 from payouts import collections
 from payouts import selectors as payouts_selectors
 from payouts import services as payouts
-from payouts.models import Collection, Payout
+from payouts.models import Collection, DuplicatePayment, Payout
 
 MAX_MINOR = 10**15
 """The largest amount in minor units the API accepts (far beyond any real payout)."""
@@ -346,9 +346,28 @@ class PayoutThresholdView(APIView):
 # --- Collections -------------------------------------------------------------------------------
 
 
+class DuplicatePaymentSerializer(serializers.ModelSerializer):
+    """A payment that reached the invoice after it was paid, refunded automatically."""
+
+    class Meta:
+        model = DuplicatePayment
+        fields = [
+            "charge_id",
+            "currency",
+            "amount_minor",
+            "fee_minor",
+            "status",
+            "refund_id",
+            "created_at",
+            "refunded_at",
+        ]
+        read_only_fields = fields
+
+
 class CollectionSerializer(serializers.ModelSerializer):
     licensee_name = serializers.CharField(source="licensee.name", read_only=True)
     period = serializers.SerializerMethodField()
+    duplicate_payments = DuplicatePaymentSerializer(many=True, read_only=True)
 
     class Meta:
         model = Collection
@@ -367,6 +386,7 @@ class CollectionSerializer(serializers.ModelSerializer):
             "checkout_url",
             "collected_at",
             "created_at",
+            "duplicate_payments",
         ]
         read_only_fields = fields
 

@@ -187,11 +187,17 @@ def payouts_for_finance(*, status: str | None = None) -> QuerySet[Payout]:
 
 
 def collections_visible_to(*, principal: Principal) -> QuerySet[Collection]:
-    return Collection.objects.visible_to(principal).select_related("licensee", "run")
+    return (
+        Collection.objects.visible_to(principal)
+        .select_related("licensee", "run")
+        .prefetch_related("duplicate_payments")
+    )
 
 
 def collections_for_finance(*, status: str | None = None) -> QuerySet[Collection]:
-    rows = Collection.objects.select_related("licensee", "run")
+    rows = Collection.objects.select_related("licensee", "run").prefetch_related(
+        "duplicate_payments"
+    )
     return rows.filter(status=status) if status else rows
 
 
