@@ -293,6 +293,9 @@ def usage_report_submit(
                 },
             )
     except _Duplicate as duplicate:
+        # Read inside the rolled-back transaction, which had already turned the current
+        # version's is_current off: answer the version as it is stored.
+        duplicate.report.refresh_from_db()
         return UsageSubmission(
             report=duplicate.report, created=False, left_out=ErrorLog.of(duplicate.report.errors)
         )
