@@ -291,7 +291,8 @@ STRIPE_MAX_ATTEMPTS = env_int("STRIPE_MAX_ATTEMPTS", 4)
 STRIPE_RETRY_BASE_DELAY = float(env("STRIPE_RETRY_BASE_DELAY", "0.5"))
 STRIPE_RETRY_MAX_DELAY = float(env("STRIPE_RETRY_MAX_DELAY", "8"))
 STRIPE_REQUEST_TIMEOUT = float(env("STRIPE_REQUEST_TIMEOUT", "10"))
-# Webhook signatures older than this many seconds are refused (replay protection).
+# Webhook signatures dated more than this many seconds before or after now are refused
+# (replay protection; the SDK checks only the past, payments.gateway the future too).
 STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
 # A failed event handler is retried by the beat job this many times, with growing delays.
 STRIPE_EVENT_MAX_ATTEMPTS = env_int("STRIPE_EVENT_MAX_ATTEMPTS", 8)
