@@ -270,6 +270,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+# An import (catalogue works) still unfinished this many seconds after it was started (or
+# queued) is failed by the watchdog with a reason. Longer than the broker's visibility timeout,
+# so a task lost with its worker has been redelivered and restarted (which restamps it) first.
+IMPORT_WATCHDOG_TIMEOUT_SECONDS = env_int("IMPORT_WATCHDOG_TIMEOUT_SECONDS", 3 * 3600)
+CELERY_BEAT_SCHEDULE["fail-stuck-imports"] = {
+    "task": "catalog.tasks.work_imports_fail_stuck_task",
+    "schedule": timedelta(minutes=10),
+}
+
 # --- Stripe --------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "sk_test_emulator")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "pk_test_emulator")
