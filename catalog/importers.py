@@ -18,11 +18,19 @@ The format is documented in docs/catalogue-import.md. How an import runs, and wh
 
 Progress is written through a second connection, so the page and the API see it move while
 the merge transaction is still open.
+
+Every reason an import or one of its rows is refused for passes through
+``core.errors.safe_message`` before it is stored (control characters escaped, length capped),
+so a file holding NUL characters (UTF-16 without a byte-order mark, say) is rejected like any
+other, never left ``validating`` because its rejection could not be written. The beat job
+``work_imports_fail_stuck_task`` fails any import still unfinished
+``IMPORT_WATCHDOG_TIMEOUT_SECONDS`` after it was queued or started (a lost task, a crash).
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import io
 import json
@@ -33,8 +41,10 @@ from pathlib import PurePath
 from typing import IO, Any
 
 import structlog
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
+from django.db.models import Q
 
 from accounts.models import ApiKey
 from accounts.tenancy import Principal, principal_for_user
@@ -57,6 +67,7 @@ from catalog.work_fields import (
     size_bytes_clean,
 )
 from core import clock
+from core.errors import safe_message
 from core.tasks import task_queue
 
 log = structlog.get_logger(__name__)
@@ -64,6 +75,7 @@ log = structlog.get_logger(__name__)
 BATCH_ROWS = 5_000
 PROGRESS_EVERY_ROWS = 5_000
 MAX_PROBLEMS_KEPT = 100_000
+COLUMN_MAX = 100  # WorkImportProblem.column
 ROLES = frozenset(RightsShare.Role.values)
 USES = tuple(AiUse.values)
 REQUIRED_COLUMNS = ("title", "kind", "shares")
@@ -160,8 +172,10 @@ class FileRejected(Exception):
     """The file as a whole cannot be read (not UTF-8, missing columns, ...)."""
 
     def __init__(self, row_number: int, column: str, reason: str) -> None:
+        reason = safe_message(reason)
         super().__init__(reason)
-        self.row_number, self.column, self.reason = row_number, column, reason
+        self.row_number, self.column = row_number, safe_message(column, limit=COLUMN_MAX)
+        self.reason = reason
 
 
 def _text(value: Any) -> str:
@@ -346,6 +360,13 @@ def _csv_rows(text: IO[str]) -> Iterator[tuple[int, Mapping[str, Any], bool]]:
         raise FileRejected(1, "", "The file is empty.") from None
     except csv.Error as error:
         raise FileRejected(1, "", f"Not a readable CSV header: {error}.") from None
+    if any("\x00" in cell for cell in header):
+        raise FileRejected(
+            1,
+            "",
+            "The file is not UTF-8 text: its first line holds NUL characters (UTF-16 saved "
+            "without a byte-order mark?). Save it as UTF-8 and upload it again.",
+        )
     columns = [COLUMN_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in header]
     unknown = [c for c in columns if c not in CSV_COLUMNS]
     if unknown:
@@ -486,7 +507,9 @@ class _Stager:
     def problem(self, row_number: int, column: str, reason: str) -> None:
         self.problems_total += 1
         if self.problems_total <= MAX_PROBLEMS_KEPT:
-            self.problems.append((row_number, column, reason))
+            self.problems.append(
+                (row_number, safe_message(column, limit=COLUMN_MAX), safe_message(reason))
+            )
 
     def flush(self) -> None:
         if self.parsed:
@@ -848,6 +871,7 @@ def _finish_rejected(work_import: WorkImport, cursor: Any, rows_total: int) -> W
 
 
 def _reject_file(work_import: WorkImport, rejected: FileRejected) -> WorkImport:
+    """``rejected`` carries sanitised text (``FileRejected``), so this cannot fail on it."""
     with transaction.atomic():
         WorkImportProblem.objects.create(
             work_import=work_import,
@@ -889,15 +913,67 @@ def work_import_run(*, import_id: int) -> WorkImport:
         return _reject_file(work_import, rejected)
     except Exception as error:
         log.exception("work_import.failed", import_id=import_id)
-        _transition(
-            import_id,
-            WorkImport.fail,
-            finished_at=clock.now(),
-            failure_reason=f"The import stopped: {error}"[:2000],
-        )
+        _fail(import_id, f"The import stopped: {error}")
         raise
     finally:
         progress.close()
+
+
+def _fail(import_id: int, reason: str) -> bool:
+    """Mark an unfinished import failed with ``reason`` (sanitised); False if it had finished
+    meanwhile (the watchdog and a late worker may both try)."""
+    with transaction.atomic():
+        work_import = WorkImport.objects.select_for_update().get(pk=import_id)
+        if work_import.is_finished:
+            return False
+        work_import.fail()
+        work_import.finished_at = clock.now()
+        work_import.failure_reason = safe_message(reason)
+        work_import.save()
+    return True
+
+
+UNFINISHED = (WorkImport.Status.PENDING, WorkImport.Status.VALIDATING, WorkImport.Status.IMPORTING)
+
+
+def work_imports_fail_stuck(*, now: dt.datetime | None = None) -> list[int]:
+    """The watchdog: fail every import still unfinished ``IMPORT_WATCHDOG_TIMEOUT_SECONDS``
+    after it was last started (or queued, if it never started), with the reason. Returns the
+    ids failed. Rows an import is transitioning right now are skipped (locked), and a worker
+    that finishes one afterwards finds it failed: its merge rolls back, nothing half-written.
+
+    Usage reports need no watchdog: each version is written in one transaction, and PostgreSQL
+    refuses to commit one still ``receiving`` (``usage.models``), so none is ever
+    left in a non-terminal state."""
+    now = now or clock.now()
+    timeout = dt.timedelta(seconds=settings.IMPORT_WATCHDOG_TIMEOUT_SECONDS)
+    cutoff = now - timeout
+    stuck = WorkImport.objects.filter(status__in=UNFINISHED).filter(
+        Q(started_at__lt=cutoff) | Q(started_at__isnull=True, created_at__lt=cutoff)
+    )
+    failed = []
+    for import_id, status, since in stuck.values_list("pk", "status", "started_at").iterator():
+        with transaction.atomic():
+            locked = (
+                WorkImport.objects.select_for_update(skip_locked=True)
+                .filter(pk=import_id, status__in=UNFINISHED)
+                .first()
+            )
+            if locked is None:
+                continue
+            stage = "started" if since is not None else "queued"
+            reason = (
+                f"Stopped by the watchdog: no progress {timeout} after it was {stage} (it was "
+                f"still {WorkImport.Status(status).label.lower()}). Nothing was imported; "
+                "upload the file again to retry."
+            )
+            locked.fail()
+            locked.finished_at = now
+            locked.failure_reason = safe_message(reason)
+            locked.save()
+        log.warning("work_import.stuck_failed", import_id=import_id, status=status)
+        failed.append(import_id)
+    return failed
 
 
 def _run_staged(

@@ -275,6 +275,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+# An import (catalogue works) still unfinished this many seconds after it was started (or
+# queued) is failed by the watchdog with a reason. Longer than the broker's visibility timeout,
+# so a task lost with its worker has been redelivered and restarted (which restamps it) first.
+IMPORT_WATCHDOG_TIMEOUT_SECONDS = env_int("IMPORT_WATCHDOG_TIMEOUT_SECONDS", 3 * 3600)
+CELERY_BEAT_SCHEDULE["fail-stuck-imports"] = {
+    "task": "catalog.tasks.work_imports_fail_stuck_task",
+    "schedule": timedelta(minutes=10),
+}
+
 # --- Stripe --------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "sk_test_emulator")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "pk_test_emulator")
@@ -296,7 +305,8 @@ STRIPE_MAX_ATTEMPTS = env_int("STRIPE_MAX_ATTEMPTS", 4)
 STRIPE_RETRY_BASE_DELAY = float(env("STRIPE_RETRY_BASE_DELAY", "0.5"))
 STRIPE_RETRY_MAX_DELAY = float(env("STRIPE_RETRY_MAX_DELAY", "8"))
 STRIPE_REQUEST_TIMEOUT = float(env("STRIPE_REQUEST_TIMEOUT", "10"))
-# Webhook signatures older than this many seconds are refused (replay protection).
+# Webhook signatures dated more than this many seconds before or after now are refused
+# (replay protection; the SDK checks only the past, payments.gateway the future too).
 STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
 # A failed event handler is retried by the beat job this many times, with growing delays.
 STRIPE_EVENT_MAX_ATTEMPTS = env_int("STRIPE_EVENT_MAX_ATTEMPTS", 8)

@@ -26,6 +26,7 @@ from accounts.models import User
 from accounts.selectors import platform_finance_check
 from accounts.tenancy import Principal, principal_for_request
 from finance import exports, period_close, reconciliation
+from finance import selectors as finance_selectors
 from finance.models import (
     FinanceExport,
     ReconciliationComment,
@@ -100,7 +101,7 @@ class ReconciliationRunViewSet(
     def scoped_queryset(self, principal: Principal) -> QuerySet[ReconciliationRun]:
         if not platform_finance_check(principal=principal):
             return ReconciliationRun.objects.none()
-        return reconciliation.reconciliation_run_list()
+        return finance_selectors.reconciliation_run_list()
 
     @extend_schema(
         request=ReconciliationRunCreateSerializer, responses={202: ReconciliationRunSerializer}
@@ -187,7 +188,9 @@ class ReconciliationExceptionViewSet(
     def scoped_queryset(self, principal: Principal) -> QuerySet[ReconciliationException]:
         if not platform_finance_check(principal=principal):
             return ReconciliationException.objects.none()
-        return reconciliation.reconciliation_exception_list().prefetch_related("comments__author")
+        return finance_selectors.reconciliation_exception_list().prefetch_related(
+            "comments__author"
+        )
 
     def _done(self, exception: ReconciliationException) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=exception.pk)).data)
@@ -291,7 +294,7 @@ class AccountingPeriodViewSet(
     def scoped_queryset(self, principal: Principal) -> QuerySet[AccountingPeriod]:
         if not platform_finance_check(principal=principal):
             return AccountingPeriod.objects.none()
-        return period_close.accounting_period_list()
+        return finance_selectors.accounting_period_list()
 
     @extend_schema(request=None, responses={200: AccountingPeriodSerializer})
     @action(detail=True, methods=["post"])

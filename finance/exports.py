@@ -38,8 +38,11 @@ from core import clock
 from core.money import major_text
 from core.tasks import task_queue
 from finance.models import FinanceExport
+from finance.period_close import period_for_label
 from finance.reports import Report, ReportFilters, report_build
 from ledger.models import JournalLeg
+from settlement.models import Statement
+from settlement.selectors import statement_csv_rows, statement_pdf
 
 JOURNAL_COLUMNS = (
     "date",
@@ -164,8 +167,6 @@ def journal_csv_lines(filters: ReportFilters) -> Iterator[str]:
 
 
 def period_statements(filters: ReportFilters) -> QuerySet[Any]:
-    from settlement.models import Statement
-
     statements = Statement.objects.select_related("holder", "run")
     if filters.first_day is not None:
         statements = statements.filter(period_start=filters.first_day)
@@ -176,8 +177,6 @@ def period_statements(filters: ReportFilters) -> QuerySet[Any]:
 
 def statements_zip(filters: ReportFilters, path: Path, *, progress: Any = None) -> int:
     """Each statement as PDF and CSV into a zip at ``path``, written entry by entry."""
-    from settlement.statements import statement_csv_rows, statement_pdf
-
     statements = period_statements(filters)
     total = statements.count()
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -243,8 +242,6 @@ def finance_export_request(
 
 
 def _filters_from(params: dict[str, str]) -> ReportFilters:
-    from finance.period_close import period_for_label
-
     period = period_for_label(label=params["period"]) if params.get("period") else None
     return ReportFilters(period=period, currency=params.get("currency") or None)
 

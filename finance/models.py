@@ -130,6 +130,7 @@ class ExceptionKind(models.TextChoices):
     CURRENCY_MISMATCH = "currency_mismatch", "Currency mismatch"
     FEE_MISMATCH = "fee_mismatch", "Fee mismatch"
     TIMING = "timing", "Timing (pending at Stripe, or dated in another period)"
+    DUPLICATE_PAYMENT = "duplicate_payment", "Duplicate payment (an invoice paid twice)"
 
 
 class ExceptionStatus(models.TextChoices):

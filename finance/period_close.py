@@ -16,16 +16,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.db.models import QuerySet
 
 from accounts.models import User
 from accounts.selectors import platform_finance_require
-from finance.reconciliation import (
-    completed_run_covering,
-    unresolved_exceptions_for_period,
-)
+from finance.selectors import completed_run_covering, unresolved_exceptions_for_period
 from ledger.models import AccountingPeriod
-from ledger.services import LedgerError, period_close, period_reopen, trial_balance
+from ledger.selectors import trial_balance
+from ledger.services import LedgerError, period_close, period_reopen
 
 
 class PeriodCloseError(LedgerError):
@@ -119,16 +116,3 @@ def period_for_label(*, label: str) -> AccountingPeriod:
         raise LedgerError(f"{label!r} is not a period (YYYY-MM).") from error
     period, _ = AccountingPeriod.objects.get_or_create(year=day.year, month=day.month)
     return period
-
-
-def accounting_period_list() -> QuerySet[AccountingPeriod]:
-    return AccountingPeriod.objects.order_by("-year", "-month")
-
-
-def period_history(*, period: AccountingPeriod) -> list[object]:
-    events = apps.get_model("ledger", "AccountingPeriodEvent")
-    return list(
-        events.objects.filter(pgh_obj=period)
-        .select_related("pgh_context")
-        .order_by("pgh_created_at", "pgh_id")
-    )

@@ -41,19 +41,17 @@ A later run that finds no difference for an unresolved exception resolves it as 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any
 
 import pghistory
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, Sum
 
 from accounts.models import Membership, Organisation, User
 from accounts.selectors import (
@@ -71,6 +69,7 @@ from finance.models import (
     ReconciliationRun,
     StripeBalanceTransaction,
 )
+from finance.selectors import period_window
 from ledger.models import (
     AccountCode,
     AccountingPeriod,
@@ -79,13 +78,10 @@ from ledger.models import (
     JournalLeg,
     PeriodStatus,
 )
-from ledger.services import (
-    LegSpec,
-    journal_post,
-    journal_reverse,
-    ledger_account_for,
-)
+from ledger.services import LegSpec, journal_post, journal_reverse, ledger_account_for
 from payments import gateway
+from payments.models import StripePayment
+from payouts.models import Collection
 
 IMPORT_BATCH_SIZE = 500
 
@@ -127,13 +123,6 @@ class Resolution:
 
 
 # --- Windows ---------------------------------------------------------------------------------
-
-
-def period_window(period: AccountingPeriod) -> tuple[dt.datetime, dt.datetime]:
-    """The period's calendar month as [start, end) in UTC."""
-    start = dt.datetime(period.year, period.month, 1, tzinfo=dt.UTC)
-    last_day = calendar.monthrange(period.year, period.month)[1]
-    return start, start + dt.timedelta(days=last_day)
 
 
 def _epoch(moment: dt.datetime) -> int:
@@ -293,6 +282,52 @@ def _ledger_sides(stripe_object_ids: Iterable[str]) -> dict[str, LedgerSide]:
 
 def _month(day: dt.date) -> tuple[int, int]:
     return day.year, day.month
+
+
+def _duplicate_payments_named(differences: list[Difference]) -> list[Difference]:
+    """A charge Stripe holds and the ledger lacks that pays an invoice another charge already
+    paid is a duplicate payment (the automatic refund missed it): name it so finance refunds
+    it, rather than post it as income."""
+    missing = [d.stripe_object_id for d in differences if d.kind == ExceptionKind.MISSING_IN_LEDGER]
+    if not missing:
+        return differences
+    paid_by: dict[str, Collection] = {}
+    for charge_id in missing:
+        if not charge_id.startswith(("ch_", "py_")):
+            continue
+        raw = _collection_id_paid_by(charge_id)
+        collection = Collection.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        if collection is not None and collection.charge_id not in (None, charge_id):
+            paid_by[charge_id] = collection
+    return [
+        replace(
+            d,
+            kind=ExceptionKind.DUPLICATE_PAYMENT,
+            detail=(
+                f"Invoice {paid_by[d.stripe_object_id].pk} was already paid by "
+                f"{paid_by[d.stripe_object_id].charge_id}; this second payment is neither in "
+                "the ledger nor refunded. Refund it to the licensee."
+            )[:300],
+        )
+        if d.stripe_object_id in paid_by
+        else d
+        for d in differences
+    ]
+
+
+def _collection_id_paid_by(charge_id: str) -> str:
+    """The invoice a charge says it pays (its metadata, or its PaymentIntent's), as Stripe has
+    it when no event told us of the charge."""
+    payment = StripePayment.objects.filter(stripe_charge_id=charge_id).first()
+    metadata = dict(payment.metadata or {}) if payment is not None else {}
+    if not metadata.get("collection_id"):
+        charge = gateway.charge_retrieve(charge_id=charge_id)
+        metadata = charge.metadata.to_dict() if charge.metadata else {}
+        intent_id = charge.payment_intent if isinstance(charge.payment_intent, str) else ""
+        if not metadata.get("collection_id") and intent_id:
+            intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id)
+            metadata = intent.metadata.to_dict() if intent.metadata else {}
+    return str(metadata.get("collection_id") or "")
 
 
 def classify(
@@ -480,6 +515,7 @@ def _compare(run: ReconciliationRun, *, imported: int) -> None:
                 currency_totals["matched_count"] += 1
         else:
             differences.append(difference)
+    differences = _duplicate_payments_named(differences)
 
     with transaction.atomic(), pghistory.context(action="reconciliation_run", run_id=run.pk):
         locked = ReconciliationRun.objects.select_for_update().get(pk=run.pk)
@@ -723,53 +759,3 @@ def _reverse_ledger(exception: ReconciliationException, *, reason: str) -> Journ
 
 
 # --- Selectors -------------------------------------------------------------------------------
-
-
-def reconciliation_run_list() -> QuerySet[ReconciliationRun]:
-    return ReconciliationRun.objects.select_related("created_by").order_by("-created_at", "-id")
-
-
-def reconciliation_exception_list(
-    *, status: str | None = None, unresolved: bool = False
-) -> QuerySet[ReconciliationException]:
-    exceptions = ReconciliationException.objects.select_related(
-        "assignee", "resolved_by", "entry", "balance_transaction", "adjusting_entry"
-    )
-    if status:
-        exceptions = exceptions.filter(status=status)
-    if unresolved:
-        exceptions = exceptions.exclude(status=ExceptionStatus.RESOLVED)
-    return exceptions.order_by("status", "-occurred_on", "id")
-
-
-def unresolved_exceptions_for_period(
-    *, period: AccountingPeriod
-) -> QuerySet[ReconciliationException]:
-    start, end = period_window(period)
-    return ReconciliationException.objects.filter(
-        ~Q(status=ExceptionStatus.RESOLVED),
-        occurred_on__gte=start.date(),
-        occurred_on__lt=end.date(),
-    )
-
-
-def completed_run_covering(*, period: AccountingPeriod) -> ReconciliationRun | None:
-    """The latest completed run whose window covers the whole period."""
-    start, end = period_window(period)
-    return (
-        ReconciliationRun.objects.filter(
-            status=ReconciliationRun.Status.COMPLETED, window_start__lte=start, window_end__gte=end
-        )
-        .order_by("-completed_at", "-id")
-        .first()
-    )
-
-
-def exception_history(*, exception: ReconciliationException) -> list[Any]:
-    """The exception's audit trail (pghistory events with their context), oldest first."""
-    events = apps.get_model("finance", "ReconciliationExceptionEvent")
-    return list(
-        events.objects.filter(pgh_obj=exception)
-        .select_related("pgh_context")
-        .order_by("pgh_created_at", "pgh_id")
-    )

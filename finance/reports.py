@@ -25,7 +25,9 @@ from accounts.models import Organisation
 from core import clock
 from core.money.rounding import exact_arithmetic, to_minor_units
 from ledger.models import AccountCode, AccountingPeriod, EntryKind, JournalLeg
-from ledger.services import trial_balance
+from ledger.selectors import trial_balance
+from payouts.models import Payout
+from settlement.models import StatementLine
 
 BILLING_KINDS = (EntryKind.UPFRONT_FEE, EntryKind.ADVANCE, EntryKind.USAGE_SETTLEMENT)
 """Entries that bill a licensee: licence revenue (gross, before commission)."""
@@ -274,8 +276,6 @@ def receivables_report(filters: ReportFilters, *, today: dt.date | None = None) 
 
 
 def payouts_report(filters: ReportFilters) -> Report:
-    from payouts.models import Payout
-
     payouts = Payout.objects.all()
     if filters.currency:
         payouts = payouts.filter(currency=filters.currency)
@@ -370,8 +370,6 @@ def revenue_by_licensee_report(filters: ReportFilters) -> Report:
 
 
 def revenue_by_catalogue_report(filters: ReportFilters) -> Report:
-    from settlement.models import StatementLine
-
     lines = StatementLine.objects.all()
     if filters.currency:
         lines = lines.filter(currency=filters.currency)

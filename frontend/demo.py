@@ -302,7 +302,8 @@ def seed_reconciliation() -> None:
     Skipped when the emulator is not running."""
     if not settings.STRIPE_API_BASE:
         return
-    from finance.reconciliation import completed_run_covering, reconciliation_run_for_period
+    from finance.reconciliation import reconciliation_run_for_period
+    from finance.selectors import completed_run_covering
     from ledger.services import accounting_period_for
     from payments.gateway import GatewayError
     from stripe_emulator.control import ControlError, EmulatorControl

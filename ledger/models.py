@@ -44,7 +44,8 @@ explicit event of its own. The holder's bank payout is the connected account's b
 
 The posting rules for each business event are in the docstring of ``ledger.services``.
 
-Invariants enforced by PostgreSQL (``royalties/migrations/0002_ledger_invariants.sql``), whatever writes:
+Invariants enforced by PostgreSQL, whatever writes
+(``royalties/migrations/0002_ledger_invariants.sql``):
 
 - an entry has two or more legs, all in the entry's currency, summing to zero: checked at
   commit by a deferred constraint trigger per entry, and at once for every INSERT statement

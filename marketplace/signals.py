@@ -1,5 +1,5 @@
-"""Signals other apps (royalties) connect to. Imports flow from royalties to marketplace, never
-back, so the marketplace announces what happened and royalties posts it to the ledger.
+"""Signals other apps (payouts) connect to. Imports flow from payouts to marketplace, never
+back, so the marketplace announces what happened and payouts posts it to the ledger.
 
 Both are sent after the transaction that made the change commits (`transaction.on_commit`),
 once per change, with `sender=Agreement`. Receivers should do their work idempotently (keyed

@@ -8,6 +8,12 @@ finds it already processed. Events with no handler are stored and marked ignored
 handler leaves the event `failed` with the error; the beat job `stripe_events_retry_due`
 retries it with growing delays, and staff can retry it from the admin.
 
+A delivery that is correctly signed but is not a well-formed event (not a JSON object, an id
+or type that is not a short string, a `created` that is not a timestamp, text PostgreSQL cannot
+store such as NUL) is answered 400 and kept as a `failed` event with the reason, under an id of
+its own (`malformed_` and the body's SHA-256), and is never retried: the same body would fail
+the same way. Stripe's redeliveries of it find that record.
+
 Handlers must tolerate duplicates and any order: Stripe guarantees neither. When order
 matters, a handler re-fetches the object's current state through the gateway rather than
 trusting the event's snapshot (see payments.connect and payments.charges).
@@ -24,6 +30,9 @@ Other apps register handlers from their AppConfig.ready(), so payments never imp
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -35,6 +44,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 from core import clock
+from core.errors import DomainError, safe_message
 from core.tasks import task_queue
 from payments import gateway
 from payments.models import StripeEvent
@@ -50,6 +60,21 @@ RETRY_FIRST_DELAY = timedelta(seconds=30)
 RETRY_MAX_DELAY = timedelta(hours=6)
 # An event still `received` this long after arriving lost its task (e.g. a worker crash).
 STALE_RECEIVED_AFTER = timedelta(minutes=10)
+# What the envelope of an event we store must be (the columns it goes into, and Stripe's form).
+EVENT_ID_MAX = 255
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+ACCOUNT_MAX = 255
+API_VERSION_MAX = 40
+CREATED_MAX = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime holds
+MALFORMED_PREFIX = "malformed_"
+MALFORMED_BODY_KEPT = 100_000  # characters of a malformed delivery's body kept as evidence
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+class StripeEventMalformed(DomainError):
+    """A correctly signed delivery that is not an event we can store and route."""
+
+    code = "event_malformed"
 
 
 def stripe_event_handler(*event_types: str) -> Callable[[StripeEventHandler], StripeEventHandler]:
@@ -75,13 +100,119 @@ def stripe_event_handlers_for(event_type: str) -> list[StripeEventHandler]:
 # --- Receiving ---------------------------------------------------------------------------------
 def stripe_event_receive(*, payload: bytes, signature: str | None) -> tuple[StripeEvent, bool]:
     """Verify and store a webhook delivery. Returns (event, created); raises
-    gateway.WebhookSignatureInvalid (nothing stored) when the signature is wrong."""
-    event = gateway.webhook_event_verify(payload=payload, signature=signature)
+    gateway.WebhookSignatureInvalid (nothing stored) when the signature is wrong, and
+    StripeEventMalformed when it is right but the body is no well-formed event (kept as a
+    failed event with the reason)."""
+    gateway.webhook_signature_verify(payload=payload, signature=signature)
+    try:
+        event = stripe_event_check(_parsed(payload))
+    except StripeEventMalformed as malformed:
+        stripe_event_store_malformed(payload=payload, reason=malformed.message)
+        raise
     return stripe_event_store(event=event)
 
 
+def _parsed(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError) as error:
+        raise StripeEventMalformed(f"The body is not JSON: {error}.") from None
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "a JSON array", str: "a JSON string", bool: "a JSON boolean"}
+    if value is None:
+        return "JSON null"
+    return kinds.get(type(value), "a JSON number")
+
+
+def _unstorable_at(value: Any) -> str | None:
+    """Where (a dotted path) the value holds text PostgreSQL cannot store in jsonb: NUL, or
+    an unpaired surrogate. Iterative, so no nesting depth can overflow the stack."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return path or "the body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _UNSTORABLE.search(key):
+                    return f"{path}.{key!r}".lstrip(".")
+                stack.append((f"{path}.{key}".lstrip("."), child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+    return None
+
+
+def stripe_event_check(event: Any) -> dict[str, Any]:
+    """The event, if its envelope is one we can store and route; else StripeEventMalformed
+    saying what is wrong (never echoing the bad value: it may be huge or unprintable)."""
+    if not isinstance(event, dict):
+        raise StripeEventMalformed(f"The body is {_json_kind(event)}, not an event object.")
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= EVENT_ID_MAX:
+        raise StripeEventMalformed(
+            f"The event's id must be a string of 1 to {EVENT_ID_MAX} characters."
+        )
+    event_type = event.get("type")
+    if not isinstance(event_type, str) or not EVENT_TYPE.match(event_type):
+        raise StripeEventMalformed(
+            "The event's type must be a string of 1 to 100 letters, digits, dots, hyphens "
+            "and underscores."
+        )
+    created = event.get("created")
+    if created is not None and (
+        type(created) is not int or not 0 <= created <= CREATED_MAX  # bool is no timestamp
+    ):
+        raise StripeEventMalformed("The event's created must be a Unix timestamp (seconds).")
+    for name, longest in (("account", ACCOUNT_MAX), ("api_version", API_VERSION_MAX)):
+        value = event.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > longest):
+            raise StripeEventMalformed(
+                f"The event's {name} must be a string of at most {longest} characters."
+            )
+    data = event.get("data", {})
+    if not isinstance(data, dict) or not isinstance(data.get("object", {}), dict):
+        raise StripeEventMalformed("The event's data must be an object holding an object.")
+    where = _unstorable_at(event)
+    if where is not None:
+        raise StripeEventMalformed(
+            f"The event holds a NUL character or an unpaired surrogate (at {where}), "
+            "which cannot be stored."
+        )
+    return event
+
+
+def stripe_event_store_malformed(*, payload: bytes, reason: str) -> StripeEvent:
+    """Keep a correctly signed but malformed delivery as a failed event, once per body, with
+    the reason and the body as text (escaped where it holds what cannot be stored). It is
+    never retried: it has no type to route, and the same body fails the same way."""
+    event_id = MALFORMED_PREFIX + hashlib.sha256(payload).hexdigest()
+    existing = StripeEvent.objects.filter(stripe_event_id=event_id).first()
+    if existing is not None:
+        return existing
+    body = safe_message(
+        payload.decode("utf-8", "replace"), limit=MALFORMED_BODY_KEPT, multiline=True
+    )
+    try:
+        with transaction.atomic():
+            return StripeEvent.objects.create(
+                stripe_event_id=event_id,
+                type="",
+                stripe_created=clock.now(),
+                payload={"body": body},
+                status=StripeEvent.Status.FAILED,
+                error=safe_message(reason),
+            )
+    except IntegrityError:  # the same delivery twice at the same moment
+        return StripeEvent.objects.get(stripe_event_id=event_id)
+
+
 def stripe_event_store(*, event: dict[str, Any]) -> tuple[StripeEvent, bool]:
-    """Store an event once and queue its processing; a known event id changes nothing."""
+    """Store an event once and queue its processing; a known event id changes nothing.
+    Raises StripeEventMalformed (nothing stored) for an envelope we cannot store."""
+    stripe_event_check(event)
     existing = StripeEvent.objects.filter(stripe_event_id=event["id"]).first()
     if existing is not None:
         return existing, False
@@ -118,6 +249,8 @@ def stripe_event_process(*, event_pk: int) -> StripeEvent:
         record = StripeEvent.objects.select_for_update().get(pk=event_pk)
         if record.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED):
             return record
+        if record.stripe_event_id.startswith(MALFORMED_PREFIX):
+            return record  # no event to process: it stays failed with its reason
         handlers = stripe_event_handlers_for(record.type)
         if not handlers:
             record.mark_ignored()

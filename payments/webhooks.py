@@ -10,7 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments.events import stripe_event_receive
+from payments.events import StripeEventMalformed, stripe_event_receive
 from payments.gateway import WebhookSignatureInvalid
 
 
@@ -21,6 +21,6 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         event, created = stripe_event_receive(
             payload=request.body, signature=request.headers.get("Stripe-Signature")
         )
-    except WebhookSignatureInvalid as exc:
+    except (WebhookSignatureInvalid, StripeEventMalformed) as exc:
         return JsonResponse({"error": exc.code, "detail": exc.message}, status=400)
     return JsonResponse({"received": event.stripe_event_id, "duplicate": not created})

@@ -28,8 +28,9 @@ from accounts.tenancy import Principal, principal_for_request
 from payments import gateway
 from payments.connect import PayoutSetup, payout_setup_for
 from payouts import collections
+from payouts import selectors as payouts_selectors
 from payouts import services as payouts
-from payouts.models import Collection, Payout
+from payouts.models import Collection, DuplicatePayment, Payout
 
 MAX_MINOR = 10**15
 """The largest amount in minor units the API accepts (far beyond any real payout)."""
@@ -127,9 +128,11 @@ class PayoutSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PayoutAuditEntrySerializer(many=True))
     def get_audit(self, payout: Payout) -> list[dict[str, Any]]:
-        trails: dict[int, list[payouts.PayoutAuditEntry]] = self.context.get("audit_trails") or {}
+        trails: dict[int, list[payouts_selectors.PayoutAuditEntry]] = (
+            self.context.get("audit_trails") or {}
+        )
         if payout.pk not in trails:
-            trails = payouts.payout_audit_trails(payout_ids=[payout.pk])
+            trails = payouts_selectors.payout_audit_trails(payout_ids=[payout.pk])
         return list(PayoutAuditEntrySerializer(trails.get(payout.pk, []), many=True).data)
 
 
@@ -153,16 +156,16 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
 
     def scoped_queryset(self, principal: Principal) -> QuerySet[Payout]:
         if _sees_everything(principal):
-            rows = payouts.payouts_for_finance()
+            rows = payouts_selectors.payouts_for_finance()
         else:
-            rows = payouts.payouts_visible_to(principal=principal)
+            rows = payouts_selectors.payouts_visible_to(principal=principal)
         return rows.select_related("requested_by").order_by("-created_at", "-id")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         rows = list(page if page is not None else queryset)
-        trails = payouts.payout_audit_trails(payout_ids=[row.pk for row in rows])
+        trails = payouts_selectors.payout_audit_trails(payout_ids=[row.pk for row in rows])
         data = PayoutSerializer(rows, many=True, context={"audit_trails": trails}).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
@@ -267,7 +270,7 @@ class BalancesView(APIView):
     @extend_schema(parameters=[_ORGANISATION_PARAMETER], responses={200: BalancesSerializer})
     def get(self, request: Request) -> Response:
         setup = _payee(request, _organisation_id(request.query_params.get("organisation")))
-        positions = payouts.payout_positions_for(holder=setup.organisation)
+        positions = payouts_selectors.payout_positions_for(holder=setup.organisation)
         return Response(
             BalancesSerializer(
                 {
@@ -299,7 +302,9 @@ class PayoutThresholdView(APIView):
     @extend_schema(parameters=[_ORGANISATION_PARAMETER], responses={200: PayoutThresholdSerializer})
     def get(self, request: Request, currency: str) -> Response:
         setup = _payee(request, _organisation_id(request.query_params.get("organisation")))
-        minimum = payouts.payout_threshold_for(holder=setup.organisation, currency=currency.upper())
+        minimum = payouts_selectors.payout_threshold_for(
+            holder=setup.organisation, currency=currency.upper()
+        )
         return Response(
             {
                 "organisation": setup.organisation.pk,
@@ -341,9 +346,28 @@ class PayoutThresholdView(APIView):
 # --- Collections -------------------------------------------------------------------------------
 
 
+class DuplicatePaymentSerializer(serializers.ModelSerializer):
+    """A payment that reached the invoice after it was paid, refunded automatically."""
+
+    class Meta:
+        model = DuplicatePayment
+        fields = [
+            "charge_id",
+            "currency",
+            "amount_minor",
+            "fee_minor",
+            "status",
+            "refund_id",
+            "created_at",
+            "refunded_at",
+        ]
+        read_only_fields = fields
+
+
 class CollectionSerializer(serializers.ModelSerializer):
     licensee_name = serializers.CharField(source="licensee.name", read_only=True)
     period = serializers.SerializerMethodField()
+    duplicate_payments = DuplicatePaymentSerializer(many=True, read_only=True)
 
     class Meta:
         model = Collection
@@ -362,6 +386,7 @@ class CollectionSerializer(serializers.ModelSerializer):
             "checkout_url",
             "collected_at",
             "created_at",
+            "duplicate_payments",
         ]
         read_only_fields = fields
 
@@ -386,8 +411,8 @@ class CollectionViewSet(
 
     def scoped_queryset(self, principal: Principal) -> QuerySet[Collection]:
         if _sees_everything(principal):
-            return collections.collections_for_finance().order_by("-created_at", "-id")
-        return collections.collections_visible_to(principal=principal).order_by(
+            return payouts_selectors.collections_for_finance().order_by("-created_at", "-id")
+        return payouts_selectors.collections_visible_to(principal=principal).order_by(
             "-created_at", "-id"
         )
 

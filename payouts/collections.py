@@ -8,6 +8,12 @@ while unpaid). A declined charge is retried on ``COLLECTION_RETRY_SCHEDULE``, th
 collection is overdue for finance. Only the webhook (``payment_intent.succeeded`` or
 ``checkout.session.completed``) records the payment.
 
+A collection is paid once. Before an off-session retry, the collection's open Checkout
+Session is expired (and the retry skipped if the licensee paid there); Checkout is not offered
+while an off-session payment is under way. A payment that still reaches a paid collection is a
+``DuplicatePayment``: posted as the licensee's credit, refunded in full automatically, and shown
+to the licensee and to finance.
+
 Refunds and lost disputes of a collected payment go back through the same allocation: each
 holder's share comes off its payable balance, and what was already paid out becomes
 recoverable (taken back by a transfer reversal where the money is still in the holder's
@@ -24,20 +30,26 @@ import structlog
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import Sum
 
 from accounts.models import Membership, Organisation
-from accounts.tenancy import Principal
 from core import clock
 from core.errors import DomainError
 from core.money import apportion, money_format
 from core.tasks import task_queue
-from ledger.models import AccountCode, EntryKind, JournalEntry, JournalLeg
-from ledger.services import LegSpec, holder_balances, journal_post, ledger_account_for
+from ledger.models import AccountCode, EntryKind, JournalEntry
+from ledger.selectors import holder_balances
+from ledger.services import LegSpec, journal_post, ledger_account_for
 from payments import gateway
 from payments.charges import off_session_payment_method_for, stripe_payment_sync
 from payments.models import StripePayment
-from payouts.models import Collection
+from payouts.models import Collection, DuplicatePayment, Payout
+from payouts.selectors import (
+    collection_holder_shares,
+    collection_settlements,
+    holder_reserved_minor,
+)
+from payouts.services import holder_lock, payout_schedule
 from settlement.models import SettlementAgreement, SettlementRun, StatementLine
 
 logger = structlog.get_logger(__name__)
@@ -59,36 +71,6 @@ class CollectionError(DomainError):
 
 
 # --- Reads ---------------------------------------------------------------------------------------
-
-
-def collections_visible_to(*, principal: Principal) -> QuerySet[Collection]:
-    return Collection.objects.visible_to(principal).select_related("licensee", "run")
-
-
-def collections_for_finance(*, status: str | None = None) -> QuerySet[Collection]:
-    rows = Collection.objects.select_related("licensee", "run")
-    return rows.filter(status=status) if status else rows
-
-
-def _settlements_of(collection: Collection) -> QuerySet[SettlementAgreement]:
-    return SettlementAgreement.objects.filter(
-        run_id=collection.run_id,
-        agreement__licensee_id=collection.licensee_id,
-        currency=collection.currency,
-        journal_entry__isnull=False,
-    )
-
-
-def collection_holder_shares(*, collection: Collection) -> dict[int, int]:
-    """Each holder's share (minor units, positive = owed to the holder) of what the
-    collection pays: the holder_pending legs of the settlement entries it pays."""
-    entry_ids = _settlements_of(collection).values("journal_entry_id")
-    rows = (
-        JournalLeg.objects.filter(entry_id__in=entry_ids, account__code=AccountCode.HOLDER_PENDING)
-        .values("account__organisation_id")
-        .annotate(total=Sum("amount_minor"))
-    )
-    return {row["account__organisation_id"]: -int(row["total"]) for row in rows if row["total"]}
 
 
 # --- Opening and charging ------------------------------------------------------------------------
@@ -150,6 +132,8 @@ def collection_charge(*, collection_id: int, base_url: str = "") -> Collection:
             collection.save(update_fields=["attempts"])
     if saved is None:
         return _collection_checkout_open(collection, base_url=base_url)
+    if collection.checkout_session_id and _checkout_close(collection) == "paid":
+        return Collection.objects.get(pk=collection_id)
     customer_id, payment_method_id = saved
     try:
         intent = gateway.payment_intent_create_off_session(
@@ -194,9 +178,62 @@ def _collection_declined(collection_id: int, *, attempt: int, reason: str) -> Co
     return collection
 
 
+def _checkout_close(collection: Collection) -> str:
+    """Expire the collection's Checkout Session before it is charged off-session, so the
+    licensee cannot pay there too. "paid" when the licensee already paid there (the payment
+    is recorded now; its webhook changes nothing), else "closed"."""
+    session_id = collection.checkout_session_id
+    session = gateway.checkout_session_retrieve(session_id=session_id)
+    if session.status == "open":
+        try:
+            session = gateway.checkout_session_expire(
+                session_id=session_id,
+                idempotency_key=gateway.idempotency_key(
+                    "checkout_expire", "collection", session_id
+                ),
+            )
+        except gateway.GatewayError:
+            # Stripe refuses to expire a session that completed meanwhile: look again.
+            session = gateway.checkout_session_retrieve(session_id=session_id)
+    if session.status == "complete" and session.payment_status == "paid":
+        intent_id = _id_of(session.payment_intent)
+        intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id) if intent_id else None
+        charge_id = _id_of(intent.latest_charge) if intent is not None else ""
+        if charge_id:
+            collection_record_payment(collection_id=collection.pk, charge_id=charge_id)
+        return "paid"
+    if session.status == "open":
+        raise CollectionError("The invoice's Checkout page could not be closed; retry later.")
+    Collection.objects.filter(pk=collection.pk, checkout_session_id=session_id).update(
+        checkout_session_id="", checkout_url=""
+    )
+    logger.info("collection_checkout_expired", collection_id=collection.pk, session=session_id)
+    return "closed"
+
+
+def _id_of(value: object) -> str:
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    return str(getattr(value, "id", value) or "")
+
+
+def _payment_under_way(collection: Collection) -> bool:
+    """An off-session PaymentIntent of this collection is succeeding or has succeeded."""
+    if not collection.payment_intent_id:
+        return False
+    intent = gateway.payment_intent_retrieve(payment_intent_id=collection.payment_intent_id)
+    return intent.status in ("processing", "succeeded", "requires_capture")
+
+
 def _collection_checkout_open(collection: Collection, *, base_url: str) -> Collection:
     if collection.checkout_session_id:
         return collection
+    if _payment_under_way(collection):
+        raise CollectionError(
+            "A payment for this invoice is already under way; it shows as paid once Stripe "
+            "confirms it.",
+            code="payment_under_way",
+        )
     root = (base_url or getattr(settings, "SITE_URL", "http://127.0.0.1:8000")).rstrip("/")
     session = gateway.checkout_session_create(
         checkout=gateway.CheckoutRequest(
@@ -213,7 +250,9 @@ def _collection_checkout_open(collection: Collection, *, base_url: str) -> Colle
             metadata=_metadata(collection),
             client_reference_id=f"collection:{collection.pk}",
         ),
-        idempotency_key=gateway.idempotency_key("checkout", "collection", collection.pk),
+        idempotency_key=gateway.idempotency_key(
+            "checkout", "collection", collection.pk, collection.attempts
+        ),
     )
     with transaction.atomic():
         collection = Collection.objects.select_for_update().get(pk=collection.pk)
@@ -283,6 +322,8 @@ def collection_record_payment(*, collection_id: int, charge_id: str) -> Collecti
             Collection.objects.select_for_update().select_related("licensee").get(pk=collection_id)
         )
         if collection.status == Collection.Status.PAID:
+            if collection.charge_id and collection.charge_id != charge_id:
+                _duplicate_payment_record(collection, payment)
             return collection
         if payment.amount_minor != collection.amount_due_minor:
             raise CollectionError(
@@ -311,7 +352,7 @@ def collection_record_payment(*, collection_id: int, charge_id: str) -> Collecti
             stripe_object_id=charge_id,
         )
         StatementLine.objects.filter(
-            agreement_id__in=_settlements_of(collection).values("agreement_id"),
+            agreement_id__in=collection_settlements(collection).values("agreement_id"),
             run_id=collection.run_id,
             collected_on__isnull=True,
         ).update(collected_on=today)
@@ -326,6 +367,132 @@ def collection_record_payment(*, collection_id: int, charge_id: str) -> Collecti
         transaction.on_commit(lambda: _queue_payouts(collection_id))
     logger.info("collection_paid", collection_id=collection.pk, charge_id=charge_id)
     return collection
+
+
+def _duplicate_payment_record(collection: Collection, payment: StripePayment) -> DuplicatePayment:
+    """A second payment of a paid collection (inside the caller's transaction): post it as
+    the licensee's credit (cash less Stripe's fee, the fee as the platform's expense, the
+    receivable credited) and queue its refund. Once per charge."""
+    existing = DuplicatePayment.objects.filter(charge_id=payment.stripe_charge_id).first()
+    if existing is not None:
+        return existing
+    currency = collection.currency
+    entry = journal_post(
+        kind=EntryKind.COLLECTION,
+        currency=currency,
+        effective_date=clock.today(),
+        legs=[
+            LegSpec(
+                _account(AccountCode.PLATFORM_CASH, currency),
+                payment.amount_minor - payment.fee_minor,
+            ),
+            LegSpec(_account(AccountCode.STRIPE_FEES, currency), payment.fee_minor),
+            LegSpec(
+                _account(AccountCode.LICENSEE_RECEIVABLE, currency, collection.licensee),
+                -payment.amount_minor,
+            ),
+        ],
+        memo=f"Collection {collection.pk} paid twice by {collection.licensee.name}: refunded",
+        reference=f"collection:{collection.pk}:duplicate",
+        idempotency_key=f"stripe:{payment.stripe_charge_id}",
+        stripe_object_id=payment.stripe_charge_id,
+    )
+    duplicate = DuplicatePayment.objects.create(
+        collection=collection,
+        charge_id=payment.stripe_charge_id,
+        currency=currency,
+        amount_minor=payment.amount_minor,
+        fee_minor=payment.fee_minor,
+        receipt_entry=entry,
+    )
+    transaction.on_commit(
+        lambda: task_queue("payouts.tasks.duplicate_payment_refund_task", duplicate.pk)
+    )
+    logger.warning(
+        "collection_paid_twice",
+        collection_id=collection.pk,
+        charge_id=payment.stripe_charge_id,
+        amount_minor=payment.amount_minor,
+    )
+    return duplicate
+
+
+def duplicate_payment_refund(*, duplicate_payment_id: int) -> DuplicatePayment:
+    """Refund a duplicate payment in full (idempotent: Stripe's key names the duplicate, and
+    the refund is posted once, by its own id, here or by its webhook)."""
+    duplicate = DuplicatePayment.objects.get(pk=duplicate_payment_id)
+    if duplicate.status == DuplicatePayment.Status.REFUNDED:
+        return duplicate
+    refund = gateway.refund_create(
+        charge_id=duplicate.charge_id,
+        idempotency_key=gateway.idempotency_key("refund", "duplicate_payment", duplicate.pk),
+        reason="duplicate",
+        metadata={
+            "collection_id": duplicate.collection_id,
+            "duplicate_payment_id": duplicate.pk,
+        },
+    )
+    DuplicatePayment.objects.filter(pk=duplicate.pk, refund_id="").update(refund_id=refund.id)
+    if refund.status == "succeeded":
+        duplicate_payment_refunded(
+            charge_id=duplicate.charge_id, refund_id=refund.id, amount_minor=int(refund.amount)
+        )
+    return DuplicatePayment.objects.get(pk=duplicate.pk)
+
+
+def duplicate_payment_refunded(
+    *, charge_id: str, refund_id: str, amount_minor: int
+) -> JournalEntry | None:
+    """Stripe refunded a duplicate payment: the cash goes back and the licensee's credit is
+    cleared. None when the charge is not a duplicate payment. Idempotent per refund."""
+    with transaction.atomic():
+        duplicate = (
+            DuplicatePayment.objects.select_for_update()
+            .select_related("collection__licensee")
+            .filter(charge_id=charge_id)
+            .first()
+        )
+        if duplicate is None:
+            return None
+        if duplicate.refund_entry_id is not None:
+            return duplicate.refund_entry
+        currency = duplicate.currency
+        entry = journal_post(
+            kind=EntryKind.REFUND,
+            currency=currency,
+            effective_date=clock.today(),
+            legs=[
+                LegSpec(_account(AccountCode.PLATFORM_CASH, currency), -amount_minor),
+                LegSpec(
+                    _account(
+                        AccountCode.LICENSEE_RECEIVABLE, currency, duplicate.collection.licensee
+                    ),
+                    amount_minor,
+                ),
+            ],
+            memo=f"Refund of collection {duplicate.collection_id}'s second payment",
+            reference=f"collection:{duplicate.collection_id}:duplicate",
+            idempotency_key=f"stripe:{refund_id}",
+            stripe_object_id=refund_id,
+        )
+        duplicate.refund_id = refund_id
+        duplicate.refund_entry = entry
+        duplicate.status = DuplicatePayment.Status.REFUNDED
+        duplicate.refunded_at = clock.now()
+        duplicate.save(update_fields=["refund_id", "refund_entry", "status", "refunded_at"])
+    logger.info("duplicate_payment_refunded", charge_id=charge_id, refund_id=refund_id)
+    return entry
+
+
+def duplicate_payments_unrefunded(
+    *, older_than: dt.timedelta = dt.timedelta(minutes=5)
+) -> list[int]:
+    """Duplicate payments whose refund a lost task left behind (the beat sweep retries them)."""
+    return list(
+        DuplicatePayment.objects.filter(
+            status=DuplicatePayment.Status.REFUNDING, created_at__lt=clock.now() - older_than
+        ).values_list("pk", flat=True)
+    )
 
 
 def payment_received_legs(
@@ -392,9 +559,6 @@ def collection_payouts_schedule(*, collection_id: int) -> int:
     """Schedule the run's payout for every holder the collection paid that has none yet
     (idempotent; the beat sweep calls it again for recent collections, so a lost task only
     delays payouts). Returns how many were scheduled."""
-    from payouts.models import Payout
-    from payouts.services import payout_schedule
-
     collection = Collection.objects.get(pk=collection_id)
     if collection.status != Collection.Status.PAID:
         return 0
@@ -477,8 +641,6 @@ def collection_clawback(
     existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    from payouts.services import _lock_holder, _reserved_minor
-
     currency = collection.currency
     shares = collection_holder_shares(collection=collection)
     parts = _apportion_to_commission_and_holders(
@@ -498,9 +660,9 @@ def collection_clawback(
             if part <= 0:
                 continue
             holder = holders[holder_id]
-            _lock_holder(holder_id)
+            holder_lock(holder_id)
             balances = holder_balances(organisation=holder, currency=currency)
-            free = max(balances.payable_minor - _reserved_minor(holder_id, currency), 0)
+            free = max(balances.payable_minor - holder_reserved_minor(holder_id, currency), 0)
             from_payable = min(part, free)
             if from_payable:
                 legs.append(

@@ -122,6 +122,57 @@ class Collection(models.Model):
         """Retries ran out: finance follows up."""
 
 
+class DuplicatePayment(models.Model):
+    """A payment that reached a collection already paid (a Checkout page left open while an
+    off-session retry succeeded, say). It is posted as the licensee's credit, refunded in full
+    through Stripe (its own idempotency key) and shown to the licensee and to finance; Stripe
+    keeps its fee, which the platform bears. One row per charge: the unique key makes a
+    repeated webhook change nothing."""
+
+    class Status(models.TextChoices):
+        REFUNDING = "refunding", "Paid twice, refund under way"
+        REFUNDED = "refunded", "Paid twice, refunded"
+
+    collection = models.ForeignKey(
+        Collection, on_delete=models.PROTECT, related_name="duplicate_payments"
+    )
+    charge_id = models.CharField(max_length=255, unique=True)
+    currency = models.CharField(max_length=3)
+    amount_minor = models.BigIntegerField()  # minor units, what the licensee paid again, > 0
+    fee_minor = models.BigIntegerField(default=0)  # Stripe's fee on it, kept by Stripe, ≥ 0
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REFUNDING)
+    refund_id = models.CharField(max_length=255, blank=True, default="")
+    receipt_entry = models.ForeignKey(
+        "ledger.JournalEntry", on_delete=models.PROTECT, related_name="+"
+    )
+    refund_entry = models.ForeignKey(
+        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = ClockDateTimeField(auto_now_add=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_minor__gt=0, fee_minor__gte=0),
+                name="duplicate_payment_amounts",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=CURRENCY_CODE_REGEX),
+                name="duplicate_payment_currency_iso",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="refunded")
+                | (~models.Q(refund_id="") & models.Q(refund_entry__isnull=False)),
+                name="duplicate_payment_refunded_has_refund",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Second payment {self.charge_id} of collection {self.collection_id}"
+
+
 @pghistory.track(
     pghistory.InsertEvent(), pghistory.UpdateEvent(), meta={"db_table": "royalties_payoutevent"}
 )

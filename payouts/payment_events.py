@@ -70,6 +70,12 @@ def _pay_held_balances(event: StripeEvent) -> None:
 def refund_succeeded(
     sender: Any, *, refund: StripeRefund, payment: StripePayment, **_: Any
 ) -> None:
+    if collections.duplicate_payment_refunded(
+        charge_id=payment.stripe_charge_id,
+        refund_id=refund.stripe_refund_id,
+        amount_minor=refund.amount_minor,
+    ):
+        return
     collections.collection_clawback(
         payment=payment,
         amount_minor=refund.amount_minor,

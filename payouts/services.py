@@ -16,44 +16,34 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from dataclasses import dataclass
 
 import pghistory
 import structlog
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import Sum
 
 from accounts.models import Organisation, User
-from accounts.tenancy import Principal
 from core import clock
 from core.money import UnknownCurrencyError, currency_exponent
 from core.tasks import task_queue
-from ledger.models import AccountCode, EntryKind, JournalEntry
-from ledger.services import LegSpec, holder_balances, journal_post, ledger_account_for
+from ledger.models import AccountCode, EntryKind, JournalEntry, JournalLeg
+from ledger.selectors import holder_balances
+from ledger.services import LegSpec, journal_post, ledger_account_for
 from payments import gateway
 from payments.connect import connected_account_for
-from payments.models import StripeConnectedAccount
 from payouts.models import Payout, PayoutThreshold
+from payouts.selectors import (
+    holder_reserved_minor,
+    payout_threshold_for,
+    stripe_minimum_minor,
+    transfer_blocker_for,
+)
 from settlement.models import SettlementRun
 
 logger = structlog.get_logger(__name__)
 
-STRIPE_MINIMUM_MINOR: dict[str, int] = {
-    "USD": 50,
-    "EUR": 50,
-    "GBP": 30,
-    "CAD": 50,
-    "AUD": 50,
-    "CHF": 50,
-    "JPY": 50,
-    "SEK": 300,
-    "NOK": 300,
-    "DKK": 250,
-}
-"""Stripe's minimum charge amount per currency (minor units): the least we pay out at once."""
 
 _HOLDER_LOCK_NAMESPACE = 7_007
 
@@ -65,10 +55,6 @@ class PayoutError(ValidationError):
         super().__init__(message, code=code)
 
 
-def stripe_minimum_minor(currency: str) -> int:
-    return STRIPE_MINIMUM_MINOR.get(currency.upper(), 50)
-
-
 def _max_attempts() -> int:
     return int(getattr(settings, "ROYALTIES_PAYOUT_MAX_ATTEMPTS", 8))
 
@@ -78,7 +64,7 @@ def _retry_delay(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 6 * 3600))
 
 
-def _lock_holder(holder_id: int) -> None:
+def holder_lock(holder_id: int) -> None:
     """Serialise every change to one holder's payable balance (scheduling, clawbacks)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_HOLDER_LOCK_NAMESPACE, holder_id])
@@ -87,160 +73,7 @@ def _lock_holder(holder_id: int) -> None:
 # --- Reads ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PayoutPosition:
-    """One holder's position in one currency, for pages and the API (minor units)."""
-
-    currency: str
-    pending_minor: int
-    payable_minor: int
-    """Payable in the ledger, less what is owed back (recoverable) and what is already
-    reserved by an open payout: what the next payout can pay."""
-    reserved_minor: int
-    recoverable_minor: int
-    paid_minor: int
-    threshold_minor: int
-    minimum_minor: int
-    can_pay_now: bool
-    blocked_reason: str
-    """Why the payable balance is not being paid: onboarding, threshold, minimum."""
-
-
-def payout_threshold_for(*, holder: Organisation, currency: str) -> int:
-    row = PayoutThreshold.objects.filter(holder=holder, currency=currency).first()
-    return row.minimum_minor if row else 0
-
-
-def _reserved_minor(holder_id: int, currency: str) -> int:
-    total = Payout.objects.filter(
-        holder_id=holder_id, currency=currency, status__in=Payout.OPEN_STATUSES
-    ).aggregate(total=Sum("amount_minor"))["total"]
-    return int(total or 0)
-
-
-def _transfer_blocker(account: StripeConnectedAccount | None) -> str:
-    if account is None:
-        return "Set up payouts with Stripe to be paid."
-    if not account.can_receive_transfers:
-        return "Finish onboarding with Stripe to be paid."
-    return ""
-
-
-def payout_position(*, holder: Organisation, currency: str) -> PayoutPosition:
-    balances = holder_balances(organisation=holder, currency=currency)
-    reserved = _reserved_minor(holder.pk, currency)
-    available = balances.payable_minor - balances.recoverable_minor - reserved
-    threshold = payout_threshold_for(holder=holder, currency=currency)
-    minimum = stripe_minimum_minor(currency)
-    reason = _transfer_blocker(connected_account_for(organisation=holder))
-    if not reason and reserved:
-        reason = "A payout is on its way."
-    if not reason and available <= 0:
-        reason = "Nothing payable yet."
-    if not reason and available < minimum:
-        reason = f"Below Stripe's minimum payout ({minimum} minor units): carried forward."
-    can_pay_now = not reason
-    if not reason and available < threshold:
-        reason = (
-            f"Below your payout threshold ({threshold} minor units): carried forward to the "
-            "next payout."
-        )
-    return PayoutPosition(
-        currency=currency,
-        pending_minor=balances.pending_minor,
-        payable_minor=available,
-        reserved_minor=reserved,
-        recoverable_minor=balances.recoverable_minor,
-        paid_minor=balances.paid_minor,
-        threshold_minor=threshold,
-        minimum_minor=minimum,
-        can_pay_now=can_pay_now,
-        blocked_reason=reason,
-    )
-
-
-def payout_positions_for(*, holder: Organisation) -> list[PayoutPosition]:
-    """The holder's position in every currency it has earned in, holds payouts in or has set a
-    threshold for (sorted by currency)."""
-    from ledger.models import LedgerAccount
-
-    currencies = set(
-        LedgerAccount.objects.filter(
-            organisation=holder,
-            code__in=[
-                AccountCode.HOLDER_PENDING,
-                AccountCode.HOLDER_PAYABLE,
-                AccountCode.HOLDER_RECOVERABLE,
-            ],
-        ).values_list("currency", flat=True)
-    )
-    currencies |= set(
-        PayoutThreshold.objects.filter(holder=holder).values_list("currency", flat=True)
-    )
-    currencies |= set(Payout.objects.filter(holder=holder).values_list("currency", flat=True))
-    return [payout_position(holder=holder, currency=currency) for currency in sorted(currencies)]
-
-
-AUDITED_ACTIONS = {
-    "payout_pay_now": "Pay now requested",
-    "payout_retry": "Retried",
-    "payout_hold": "Held",
-    "payout_release": "Released",
-    "payout_threshold_set": "Threshold set",
-}
 """The ``action`` a person's change to a payout carries in its history (pghistory context)."""
-
-
-@dataclass(frozen=True)
-class PayoutAuditEntry:
-    """Who did what to a payout, and when (from the payout's pghistory events)."""
-
-    action: str
-    label: str
-    actor_id: int | None
-    actor_email: str
-    at: dt.datetime
-
-
-def payout_audit_trails(*, payout_ids: list[int]) -> dict[int, list[PayoutAuditEntry]]:
-    """Each payout's audited actions, oldest first (one query for the events, one for people)."""
-    events = list(
-        apps.get_model("payouts", "PayoutEvent")
-        .objects.filter(pgh_obj_id__in=payout_ids, pgh_context__metadata__has_key="action")
-        .select_related("pgh_context")
-        .order_by("pgh_created_at", "pgh_id")
-    )
-    actor_ids = {e.pgh_context.metadata.get("actor_id") for e in events} - {None}
-    emails = dict(User.objects.filter(pk__in=actor_ids).values_list("pk", "email"))
-    trails: dict[int, list[PayoutAuditEntry]] = {pk: [] for pk in payout_ids}
-    seen: set[tuple[int, object, str]] = set()
-    for event in events:
-        meta = event.pgh_context.metadata
-        action = str(meta.get("action"))
-        key = (event.pgh_obj_id, event.pgh_context_id, action)
-        if action not in AUDITED_ACTIONS or key in seen:
-            continue  # one action may write several events (e.g. insert, then update)
-        seen.add(key)
-        actor_id = meta.get("actor_id")
-        trails[event.pgh_obj_id].append(
-            PayoutAuditEntry(
-                action=action,
-                label=AUDITED_ACTIONS[action],
-                actor_id=actor_id,
-                actor_email=emails.get(actor_id, "an API key" if meta.get("api_key") else ""),
-                at=event.pgh_created_at,
-            )
-        )
-    return trails
-
-
-def payouts_visible_to(*, principal: Principal) -> QuerySet[Payout]:
-    return Payout.objects.visible_to(principal).select_related("holder")
-
-
-def payouts_for_finance(*, status: str | None = None) -> QuerySet[Payout]:
-    rows = Payout.objects.select_related("holder")
-    return rows.filter(status=status) if status else rows
 
 
 # --- Writes --------------------------------------------------------------------------------------
@@ -313,9 +146,9 @@ def payout_schedule(
     request that cannot be met raises ``PayoutError`` with the reason instead."""
     currency = currency.upper()
     with transaction.atomic():
-        _lock_holder(holder.pk)
+        holder_lock(holder.pk)
         account = connected_account_for(organisation=holder)
-        blocker = _transfer_blocker(account)
+        blocker = transfer_blocker_for(account)
         blocker_code = "not_payable"
         if (
             not blocker
@@ -475,7 +308,7 @@ def payout_record_transfer(*, payout_id: int, transfer_id: str) -> Payout:
 def payout_retry(*, payout: Payout, actor: User) -> Payout:
     """Finance sends a failed payout again (same key: never a second transfer)."""
     with transaction.atomic():
-        _lock_holder(payout.holder_id)
+        holder_lock(payout.holder_id)
         payout = Payout.objects.select_for_update().get(pk=payout.pk)
         if payout.status != Payout.Status.FAILED:
             raise PayoutError("Only a failed payout can be retried.", code="not_failed")
@@ -487,7 +320,7 @@ def payout_retry(*, payout: Payout, actor: User) -> Payout:
         if balances.payable_minor - balances.recoverable_minor < payout.amount_minor:
             raise PayoutError("The holder's payable balance no longer covers it.", code="balance")
         account = connected_account_for(organisation=payout.holder)
-        blocker = _transfer_blocker(account)
+        blocker = transfer_blocker_for(account)
         if blocker:
             raise PayoutError(blocker, code="not_payable")
         payout.mark_rescheduled()
@@ -550,8 +383,6 @@ def payouts_schedule_payable(
     *, holder_ids: list[int] | None = None, currency: str | None = None
 ) -> int:
     """Schedule a payout for every holder with a payable balance (beat, account.updated)."""
-    from ledger.models import JournalLeg
-
     legs = JournalLeg.objects.filter(account__code=AccountCode.HOLDER_PAYABLE)
     if holder_ids is not None:
         legs = legs.filter(account__organisation_id__in=holder_ids)
@@ -647,8 +478,8 @@ def holder_clawback(*, holder: Organisation, currency: str, reason_key: str) -> 
             break
     if reversed_total:
         with transaction.atomic():
-            _lock_holder(holder.pk)
+            holder_lock(holder.pk)
             balances = holder_balances(organisation=holder, currency=currency)
-            free = balances.payable_minor - _reserved_minor(holder.pk, currency)
+            free = balances.payable_minor - holder_reserved_minor(holder.pk, currency)
             _recover(holder, currency, free, balances.recoverable_minor)
     return reversed_total

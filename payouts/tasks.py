@@ -87,11 +87,24 @@ def collection_payouts_schedule_task(collection_id: int) -> int:
     return collections.collection_payouts_schedule(collection_id=collection_id)
 
 
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, GatewayError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def duplicate_payment_refund_task(duplicate_payment_id: int) -> str:
+    return collections.duplicate_payment_refund(duplicate_payment_id=duplicate_payment_id).status
+
+
 @shared_task(acks_late=True)
 def payouts_resume_due_task() -> int:
-    """Payouts a lost task or a retry left behind, and recent collections' missing payouts."""
+    """Payouts a lost task or a retry left behind, recent collections' missing payouts, and
+    duplicate payments still to refund."""
     for collection_id in collections.collections_recently_paid():
         collection_payouts_schedule_task.delay(collection_id)
+    for duplicate_payment_id in collections.duplicate_payments_unrefunded():
+        duplicate_payment_refund_task.delay(duplicate_payment_id)
     return payouts.payouts_resume_due()
 
 

@@ -21,18 +21,18 @@ from accounts.models import User
 from accounts.selectors import platform_finance_check
 from accounts.tenancy import Principal
 from settlement.models import SettlementRun, Statement
+from settlement.selectors import (
+    settlement_run_list,
+    statement_csv,
+    statement_list,
+    statement_pdf,
+)
 from settlement.services import (
     RunProgress,
     SettlementError,
     settlement_run_create,
     settlement_run_progress,
     settlement_run_start,
-)
-from settlement.statements import (
-    settlement_run_list,
-    statement_csv,
-    statement_list,
-    statement_pdf,
 )
 
 

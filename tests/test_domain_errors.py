@@ -7,6 +7,7 @@ import pytest
 from core.errors import DomainError
 from core.services import SandboxClockError
 from marketplace.errors import MarketplaceError, StaleVersion
+from payments.events import StripeEventMalformed
 from payments.gateway import CardDeclined, GatewayError
 from payouts.collections import CollectionError
 from payouts.upfront_fees import UpfrontFeeError
@@ -23,6 +24,7 @@ from settlement.services import SettlementError
         (UpfrontFeeError("no"), "upfront_fee_error"),
         (SandboxClockError("no", code="sandbox_target"), "sandbox_target"),
         (CardDeclined("declined", code="card_declined"), "card_declined"),
+        (StripeEventMalformed("no"), "event_malformed"),
     ],
 )
 def test_domain_errors_share_the_base(error, code):

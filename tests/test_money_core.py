@@ -41,7 +41,7 @@ from ledger.services import LegSpec, journal_post, ledger_account_for
 from payouts.collections import collections_remind_unpaid
 from settlement.allocation import allocate_pool
 from settlement.models import Statement
-from settlement.statements import statement_pdf
+from settlement.selectors import statement_pdf
 from tests.conftest import make_tenant
 from tests.money.factories import collection_for
 from tests.money.settlement_world import _run_for

@@ -87,6 +87,17 @@ class UsageReportUploadParameters(serializers.Serializer[None]):
     partial = serializers.BooleanField(  # type: ignore[assignment]  # the query parameter
         default=False, help_text="Store the good lines and report the bad ones."
     )
+    replace_with_empty = serializers.BooleanField(
+        default=False,
+        help_text="Accept a version with no lines (an empty body, blank lines only, a CSV "
+        "header only). Without it such a version is refused with 422 `empty_report`.",
+    )
+    confirm_reduction = serializers.BooleanField(
+        default=False,
+        help_text="Accept a correction whose total (the sum of its quantities) is less than "
+        "half the current version's. Without it: 422 `large_reduction`, with `current_total` "
+        "and `new_total`.",
+    )
 
     def validate_period(self, value: str) -> Any:
         try:
@@ -160,7 +171,12 @@ class AgreementUsageReportsView(TenantScopedMixin, mixins.ListModelMixin, generi
             "Stream the body; `Content-Encoding: gzip` (or a gzipped body) is accepted. "
             "201: stored as a new version; 200: the content is a duplicate of a stored "
             "version, which is answered; 422: rejected, nothing stored, `errors` lists every "
-            "bad line with its line number, field and reason."
+            "bad line with its line number, field and reason (`usage_report_rejected`); "
+            "or, nothing stored either, `empty_report` (the version has no lines: send "
+            "`replace_with_empty=true` if that is meant) or `large_reduction` (the version's "
+            "total is less than half the current version's: send `confirm_reduction=true` if "
+            "that is meant), both with `current_total` and `new_total`. Versions are never "
+            "edited or deleted."
         ),
         parameters=[UsageReportUploadParameters],
         request=_UPLOAD_SCHEMA,
@@ -187,6 +203,8 @@ class AgreementUsageReportsView(TenantScopedMixin, mixins.ListModelMixin, generi
                 content=request.stream or io.BytesIO(),
                 content_format=content_format,
                 partial=parameters.validated_data["partial"],
+                replace_with_empty=parameters.validated_data["replace_with_empty"],
+                confirm_reduction=parameters.validated_data["confirm_reduction"],
                 source=UsageReport.Source.API,
                 submitted_by=request.user if isinstance(request.user, User) else None,
                 api_key=request.auth if isinstance(request.auth, ApiKey) else None,
@@ -196,6 +214,12 @@ class AgreementUsageReportsView(TenantScopedMixin, mixins.ListModelMixin, generi
         except usage.UsageReportConflict as conflict:
             current = UsageReportSerializer(conflict.current).data
             raise Conflict(str(conflict), current=current) from None
+        except usage.UsageReportNeedsConfirmation as refused:
+            raise Unprocessable(
+                refused.message,
+                code=refused.code,
+                extra={"current_total": refused.current_total, "new_total": refused.new_total},
+            ) from None
         submission.left_out.close()
         return Response(
             UsageReportSerializer(submission.report).data,

@@ -52,6 +52,7 @@ from psycopg.copy import QueuedLibpqWriter
 from catalog.identifiers import MATCHING_SCHEMES, SCHEME_LABELS, normalise_identifier
 from catalog.identifiers import canonical_scheme as catalog_canonical_scheme
 from catalog.models import AiUse, UsageMetric
+from core.errors import safe_message
 
 READ_CHUNK_BYTES = 1 << 20
 """Bytes read (and at most decompressed) at a time."""
@@ -64,6 +65,9 @@ KEPT_ERRORS = 1_000
 
 QUANTITY_MAX = 2**63 - 1
 """PostgreSQL's bigint."""
+
+FIELD_NAME_MAX = 100
+"""Characters of a bad line's field name kept (an unknown field is named as it was sent)."""
 
 REVENUE = UsageMetric.REVENUE.value
 _METRICS = frozenset(UsageMetric.values)
@@ -126,7 +130,13 @@ class ContentRefused(Exception):
 
 
 def line_error(line: int | None, field: str | None, code: str, reason: str) -> dict[str, Any]:
-    return {"line": line, "field": field, "code": code, "reason": reason}
+    """One bad line (or, ``line`` None, the whole report), as answered and as stored on a
+    partially accepted report: every error is made here, and its text is sanitised here
+    (``safe_message``: a field name or reason may quote the file, NUL included, which
+    PostgreSQL's jsonb cannot hold)."""
+    if field is not None:
+        field = safe_message(field, limit=FIELD_NAME_MAX)
+    return {"line": line, "field": field, "code": code, "reason": safe_message(reason)}
 
 
 class ErrorLog:

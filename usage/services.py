@@ -16,6 +16,11 @@ Semantics (the user-facing version is docs/usage-reports.md):
   never replace it with nothing by accident).
 - The report's month must overlap the agreement's term and must have begun; the agreement must
   be in force or past (usage cannot be reported before the upfront fee is paid).
+- A version with no lines at all (an empty body, blank lines only, a CSV header only) is refused
+  (``empty_report``) unless the licensee says ``replace_with_empty``; a correction whose total
+  (the sum of its lines' quantities) is less than half the current version's is refused
+  (``large_reduction``) unless the licensee says ``confirm_reduction``. Either way nothing is
+  stored: a truncated upload can never silently replace a month's usage.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from accounts.models import ApiKey, User
 from accounts.tenancy import Principal
 from catalog.identifiers import MATCHING_SCHEMES
 from core import clock
+from core.errors import DomainError
 from marketplace.models import Agreement, AgreementWork
 from usage.ingest import (
     KEPT_ERRORS,
@@ -71,6 +77,20 @@ class UsageReportConflict(Exception):
             "a correction must be for the same month (use a new report id for another month)"
         )
         self.current = current
+
+
+class UsageReportNeedsConfirmation(DomainError):
+    """The new version would replace the report with nothing (``empty_report``), or lower its
+    total by more than half (``large_reduction``); nothing was stored. ``current_total`` and
+    ``new_total`` are the sums of the two versions' quantities (0 when there is no current
+    version)."""
+
+    code = "usage_report_needs_confirmation"
+
+    def __init__(self, message: str, *, code: str, current_total: int, new_total: int) -> None:
+        super().__init__(message, code=code)
+        self.current_total = current_total
+        self.new_total = new_total
 
 
 @dataclass
@@ -269,12 +289,17 @@ def usage_report_submit(
     source: str = UsageReport.Source.API,
     submitted_by: User | None = None,
     api_key: ApiKey | None = None,
+    replace_with_empty: bool = False,
+    confirm_reduction: bool = False,
 ) -> UsageSubmission:
     """Store a report's content as a new version (or recognise a duplicate).
 
     The caller has checked the principal is the agreement's licensee. Streams ``content``
     (gzip or not) straight into the lines table in one transaction; raises
-    ``UsageReportRejected`` (nothing stored) or ``UsageReportConflict``."""
+    ``UsageReportRejected`` (nothing stored), ``UsageReportConflict``, or
+    ``UsageReportNeedsConfirmation`` (nothing stored: a version without lines needs
+    ``replace_with_empty``, one lowering the current total by more than half
+    ``confirm_reduction``)."""
     report_id = report_id.strip()
     scope = report_scope(agreement=agreement, period_start=period_start)
     try:
@@ -286,6 +311,7 @@ def usage_report_submit(
                 content=content,
                 content_format=content_format,
                 partial=partial,
+                confirmed=_Confirmed(empty=replace_with_empty, reduction=confirm_reduction),
                 submitter={
                     "source": source,
                     "submitted_by": submitted_by,
@@ -293,10 +319,19 @@ def usage_report_submit(
                 },
             )
     except _Duplicate as duplicate:
+        # Read inside the rolled-back transaction, which had already turned the current
+        # version's is_current off: answer the version as it is stored.
+        duplicate.report.refresh_from_db()
         return UsageSubmission(
             report=duplicate.report, created=False, left_out=ErrorLog.of(duplicate.report.errors)
         )
     return UsageSubmission(report=report, created=True, left_out=outcome.errors)
+
+
+@dataclass(frozen=True)
+class _Confirmed:
+    empty: bool
+    reduction: bool
 
 
 def _store_version(
@@ -307,6 +342,7 @@ def _store_version(
     content: IO[bytes],
     content_format: ContentFormat,
     partial: bool,
+    confirmed: _Confirmed,
     submitter: dict[str, Any],
 ) -> tuple[UsageReport, Any]:
     with connection.cursor() as cursor:
@@ -357,6 +393,11 @@ def _store_version(
     bad = outcome.errors.count
     if bad and (not partial or not outcome.stored_lines):
         raise UsageReportRejected(outcome.errors, _rejection_detail(bad, partial=partial))
+    try:
+        _check_replacement(previous, report, outcome.stored_lines, confirmed)
+    except UsageReportNeedsConfirmation:
+        outcome.errors.close()
+        raise
     report.status = UsageReport.Status.PARTIALLY_ACCEPTED if bad else UsageReport.Status.ACCEPTED
     report.line_count = outcome.stored_lines
     report.rejected_line_count = bad
@@ -366,6 +407,52 @@ def _store_version(
         update_fields=["status", "line_count", "rejected_line_count", "errors", "content_sha256"]
     )
     return report, outcome
+
+
+def _quantity_totals(*reports: UsageReport | None) -> list[int]:
+    """Each report's total: the sum of its lines' quantities (0 for None), in one query."""
+    pks = [report.pk for report in reports if report is not None]
+    sums = dict(
+        UsageLine.objects.filter(report_id__in=pks)
+        .values("report_id")
+        .annotate(total=Sum("quantity"))
+        .values_list("report_id", "total")
+    )
+    return [int(sums.get(report.pk) or 0) if report is not None else 0 for report in reports]
+
+
+def _check_replacement(
+    previous: UsageReport | None, report: UsageReport, stored_lines: int, confirmed: _Confirmed
+) -> None:
+    """Refuse a version with no lines, or one lowering the current total by more than half,
+    unless the licensee confirmed it."""
+    if not stored_lines and not confirmed.empty:
+        (current_total,) = _quantity_totals(previous)
+        replaced = (
+            f"it would replace version {previous.version} of report {report.report_id!r} "
+            f"(total {current_total:,}) with nothing"
+            if previous is not None
+            else "a report must have at least one line"
+        )
+        raise UsageReportNeedsConfirmation(
+            f"The report has no lines: {replaced}. Nothing was stored. If that is right, send "
+            "it again with replace_with_empty=true.",
+            code="empty_report",
+            current_total=current_total,
+            new_total=0,
+        )
+    if previous is None or not stored_lines or confirmed.reduction:
+        return
+    current_total, new_total = _quantity_totals(previous, report)
+    if 2 * new_total < current_total:
+        raise UsageReportNeedsConfirmation(
+            f"Version {report.version} would lower the total of report {report.report_id!r} "
+            f"from {current_total:,} to {new_total:,}, by more than half. Nothing was stored. "
+            "If that is right, send it again with confirm_reduction=true.",
+            code="large_reduction",
+            current_total=current_total,
+            new_total=new_total,
+        )
 
 
 def _rejection_detail(bad: int, *, partial: bool) -> str:

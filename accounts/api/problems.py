@@ -39,9 +39,17 @@ class Unprocessable(exceptions.APIException):
     default_detail = "The request could not be processed."
     default_code = "unprocessable"
 
-    def __init__(self, detail: str | None = None, *, errors: Any = None, code: str | None = None):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Any = None,
+        code: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(detail, code)
         self.errors = errors
+        self.extra = extra  # more members of the problem document (RFC 9457 extensions)
 
 
 _TITLES = {
@@ -128,6 +136,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         current = getattr(exc, "current", None)
         if current is not None:
             body["current"] = current
+        body.update({k: v for k, v in (getattr(exc, "extra", None) or {}).items() if k not in body})
     response.data = body
     response.content_type = PROBLEM_CONTENT_TYPE
     return response

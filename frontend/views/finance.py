@@ -31,6 +31,7 @@ from accounts.selectors import platform_finance_check
 from accounts.tenancy import principal_for_request
 from core import clock
 from finance import exports, period_close, reconciliation
+from finance import selectors as finance_selectors
 from finance.models import (
     ExceptionStatus,
     FinanceExport,
@@ -39,15 +40,9 @@ from finance.models import (
 )
 from finance.reports import REPORT_TITLES, ReportFilters, report_build
 from ledger.models import AccountingPeriod
-from payouts.collections import collections_for_finance
 from payouts.models import Collection, Payout
-from payouts.services import (
-    PayoutError,
-    payout_audit_trails,
-    payout_hold,
-    payout_retry,
-    payouts_for_finance,
-)
+from payouts.selectors import collections_for_finance, payout_audit_trails, payouts_for_finance
+from payouts.services import PayoutError, payout_hold, payout_retry
 from settlement.models import SettlementRun
 from settlement.services import (
     SettlementError,
@@ -108,9 +103,9 @@ def console(request: HttpRequest) -> HttpResponse:
     exceptions = ReconciliationException.objects.exclude(status=ExceptionStatus.RESOLVED)
     context = {
         "settlement_runs": _run_rows(list(SettlementRun.objects.order_by("-period_start")[:5])),
-        "reconciliation_runs": reconciliation.reconciliation_run_list()[:5],
+        "reconciliation_runs": finance_selectors.reconciliation_run_list()[:5],
         "open_exceptions": exceptions.count(),
-        "periods": period_close.accounting_period_list()[:6],
+        "periods": finance_selectors.accounting_period_list()[:6],
         "collections": Collection.objects.values("status", "currency")
         .annotate(count=Count("id"), amount=Sum("amount_due_minor"))
         .order_by("currency", "status"),
@@ -257,7 +252,7 @@ def reconciliation_runs(request: HttpRequest) -> HttpResponse:
         run = reconciliation.reconciliation_run_queue(period=period, actor=_user(request))
         messages.success(request, f"Reconciliation of {period.label} started.")
         return redirect("frontend:finance-reconciliation-run", pk=run.pk)
-    runs = reconciliation.reconciliation_run_list()[:50]
+    runs = finance_selectors.reconciliation_run_list()[:50]
     return render(request, "frontend/finance/reconciliation.html", {"form": form, "runs": runs})
 
 
@@ -304,7 +299,7 @@ class CommentForm(forms.Form):
 @finance_only
 def exception_queue(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "unresolved")
-    exceptions = reconciliation.reconciliation_exception_list(
+    exceptions = finance_selectors.reconciliation_exception_list(
         status=status if status in ExceptionStatus.values else None,
         unresolved=status == "unresolved",
     )
@@ -357,7 +352,7 @@ def exception_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "exception": exception,
             "comments": exception.comments.select_related("author"),
-            "history": reconciliation.exception_history(exception=exception),
+            "history": finance_selectors.exception_history(exception=exception),
             **{f"{name}_form": value for name, value in forms_by_action.items()},
         },
     )
@@ -385,7 +380,7 @@ def periods(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "frontend/finance/periods.html",
-        {"periods": period_close.accounting_period_list(), "form": form},
+        {"periods": finance_selectors.accounting_period_list(), "form": form},
     )
 
 
@@ -399,7 +394,7 @@ def period_detail(request: HttpRequest, label: str) -> HttpResponse:
             "period": period,
             "checks": period_close.period_close_checks(period=period),
             "reopen_form": ReopenForm(),
-            "history": period_close.period_history(period=period),
+            "history": finance_selectors.period_history(period=period),
         },
     )
 

@@ -30,6 +30,7 @@ from core.money import money_format as money
 from payments import gateway
 from payments.connect import PayoutSetup, payout_setup_for
 from payouts import collections
+from payouts import selectors as payouts_selectors
 from payouts import services as payouts
 from payouts.models import Collection
 
@@ -87,7 +88,7 @@ class ThresholdForm(forms.Form):
 
 @dataclass(frozen=True)
 class BalanceRow:
-    position: payouts.PayoutPosition
+    position: payouts_selectors.PayoutPosition
     pending: str
     payable: str
     paid: str
@@ -101,7 +102,7 @@ class BalanceRow:
 def _rows(setup: PayoutSetup) -> list[BalanceRow]:
     needs_onboarding = not (setup.account and setup.account.can_receive_transfers)
     rows = []
-    for position in payouts.payout_positions_for(holder=setup.organisation):
+    for position in payouts_selectors.payout_positions_for(holder=setup.organisation):
         currency = position.currency
         rows.append(
             BalanceRow(
@@ -126,13 +127,13 @@ def _payouts_page(
     form: ThresholdForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    history = payouts.payouts_visible_to(principal=principal_for_request(request)).filter(
+    history = payouts_selectors.payouts_visible_to(principal=principal_for_request(request)).filter(
         holder=setup.organisation
     )
     page = Paginator(history.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    trails = payouts.payout_audit_trails(payout_ids=[p.pk for p in page.object_list])
+    trails = payouts_selectors.payout_audit_trails(payout_ids=[p.pk for p in page.object_list])
     rows = _rows(setup)
     return render(
         request,
@@ -225,9 +226,9 @@ def pay_now(request: HttpRequest) -> HttpResponse:
 
 
 def _invoices(request: HttpRequest) -> Any:
-    return collections.collections_visible_to(principal=principal_for_request(request)).order_by(
-        "-created_at", "-id"
-    )
+    return payouts_selectors.collections_visible_to(
+        principal=principal_for_request(request)
+    ).order_by("-created_at", "-id")
 
 
 def _invoice_or_404(request: HttpRequest, pk: int) -> Collection:

@@ -21,14 +21,7 @@ from accounts.tenancy import principal_for_request
 from core import clock
 from core.money import currency_exponent
 from settlement.models import SettlementRun, Statement
-from settlement.services import (
-    SettlementError,
-    next_month,
-    settlement_run_create,
-    settlement_run_progress,
-    settlement_run_start,
-)
-from settlement.statements import (
+from settlement.selectors import (
     holder_earnings,
     settlement_agreements,
     settlement_run_list,
@@ -36,6 +29,13 @@ from settlement.statements import (
     statement_lines,
     statement_list,
     statement_pdf,
+)
+from settlement.services import (
+    SettlementError,
+    next_month,
+    settlement_run_create,
+    settlement_run_progress,
+    settlement_run_start,
 )
 
 PAGE_SIZE = 25

@@ -50,6 +50,16 @@ class UsageUploadForm(forms.Form):
         label="Store the good lines even if some are bad",
         help_text="Otherwise a file with any bad line is rejected whole.",
     )
+    replace_with_empty = forms.BooleanField(
+        required=False,
+        label="Replace the report with an empty one",
+        help_text="Only to withdraw a report: a file without lines is otherwise refused.",
+    )
+    confirm_reduction = forms.BooleanField(
+        required=False,
+        label="Lower the report's total by more than half",
+        help_text="Only for a correction that much smaller than the current version.",
+    )
 
     def clean_period(self) -> Any:
         try:
@@ -94,6 +104,8 @@ def agreement_usage(request: HttpRequest, pk: int) -> HttpResponse:
                     content=form.cleaned_data["file"],
                     content_format=ContentFormat.CSV,
                     partial=form.cleaned_data["partial"],
+                    replace_with_empty=form.cleaned_data["replace_with_empty"],
+                    confirm_reduction=form.cleaned_data["confirm_reduction"],
                     source=UsageReport.Source.WEB,
                     submitted_by=request.user if isinstance(request.user, User) else None,
                 )
@@ -101,6 +113,8 @@ def agreement_usage(request: HttpRequest, pk: int) -> HttpResponse:
                 rejected = error
             except usage.UsageReportConflict as conflict:
                 form.add_error("report_id", str(conflict))
+            except usage.UsageReportNeedsConfirmation as refused:
+                form.add_error(*_confirmation_needed(refused))
             else:
                 submission.left_out.close()
                 messages.success(request, _outcome_message(submission))
@@ -120,6 +134,20 @@ def agreement_usage(request: HttpRequest, pk: int) -> HttpResponse:
     if rejected is not None:
         rejected.errors.close()
     return response
+
+
+def _confirmation_needed(refused: usage.UsageReportNeedsConfirmation) -> tuple[str, str]:
+    """The form field to tick, and why, for a version the service wants confirmed."""
+    if refused.code == "empty_report":
+        return "replace_with_empty", (
+            f"The file has no lines (the current version's total is {refused.current_total:,}). "
+            "Nothing was stored. Tick this box to replace the report with an empty one."
+        )
+    return "confirm_reduction", (
+        f"This version would lower the report's total from {refused.current_total:,} to "
+        f"{refused.new_total:,}, by more than half. Nothing was stored. Tick this box if that "
+        "is right."
+    )
 
 
 def _outcome_message(submission: usage.UsageSubmission) -> str:

@@ -13,10 +13,10 @@ from finance.period_close import (
     PeriodCloseError,
     period_close_checks,
     period_close_with_checks,
-    period_history,
     period_reopen_for,
 )
 from finance.reconciliation import reconciliation_run_for_period
+from finance.selectors import period_history
 from ledger.models import AccountCode, EntryKind
 from ledger.services import (
     ClosedPeriodError,

@@ -26,13 +26,13 @@ from finance.reconciliation import (
     Resolution,
     StripeSide,
     classify,
-    exception_history,
     reconciliation_exception_assign,
     reconciliation_exception_comment,
     reconciliation_exception_resolve,
     reconciliation_run_for_period,
     stripe_balance_transactions_import,
 )
+from finance.selectors import exception_history
 from frontend.demo import seed_reconciliation
 from ledger.models import AccountCode, EntryKind, JournalEntry
 from ledger.services import (

@@ -30,8 +30,8 @@ from finance.exports import (
 from finance.models import FinanceExport
 from finance.reports import REPORTS, ReportFilters, report_build
 from ledger.models import AccountCode, EntryKind
+from ledger.selectors import trial_balance as ledger_trial_balance
 from ledger.services import LegSpec, accounting_period_for, journal_post, ledger_account_for
-from ledger.services import trial_balance as ledger_trial_balance
 from settlement.services import settlement_run_create, settlement_run_execute, settlement_run_start
 from tests.money.settlement_world import report_usage, worked_example
 

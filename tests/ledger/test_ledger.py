@@ -12,6 +12,14 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Membership, Organisation
 from ledger.models import AccountCode, AccountingPeriod, EntryKind, JournalEntry, JournalLeg
+from ledger.selectors import (
+    account_balance,
+    balances_by_code,
+    entries_for_reference,
+    entries_for_stripe_object,
+    holder_balances,
+    trial_balance,
+)
 from ledger.services import (
     AlreadyReversedError,
     BulkLeg,
@@ -20,12 +28,7 @@ from ledger.services import (
     LedgerError,
     LegSpec,
     UnbalancedEntryError,
-    account_balance,
     accounting_period_for,
-    balances_by_code,
-    entries_for_reference,
-    entries_for_stripe_object,
-    holder_balances,
     journal_post,
     journal_post_bulk,
     journal_post_bulk_rows,
@@ -34,7 +37,6 @@ from ledger.services import (
     ledger_account_ids_for_organisations,
     period_close,
     period_reopen,
-    trial_balance,
 )
 from tests.factories import MembershipFactory, OrganisationFactory
 

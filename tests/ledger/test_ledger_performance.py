@@ -12,6 +12,7 @@ from django.db import transaction
 
 from accounts.models import Organisation
 from ledger.models import AccountCode, EntryKind, JournalLeg, LedgerAccount
+from ledger.selectors import trial_balance
 from ledger.services import (
     BulkLeg,
     LegSpec,
@@ -20,7 +21,6 @@ from ledger.services import (
     journal_post_bulk_rows,
     ledger_account_for,
     ledger_account_ids_for_organisations,
-    trial_balance,
 )
 
 ENTRIES = 10_000

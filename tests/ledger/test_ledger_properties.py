@@ -16,17 +16,15 @@ from hypothesis import strategies as st
 
 from accounts.models import Organisation
 from ledger.models import AccountCode, EntryKind, JournalEntry, LedgerAccount
+from ledger.selectors import account_balance, balances_by_code, trial_balance
 from ledger.services import (
     BulkLeg,
     LegSpec,
     UnbalancedEntryError,
-    account_balance,
-    balances_by_code,
     journal_post,
     journal_post_bulk_rows,
     journal_reverse,
     ledger_account_for,
-    trial_balance,
 )
 from tests.factories import OrganisationFactory
 

@@ -24,7 +24,7 @@ import pytest
 from django.db import connection
 
 from ledger.models import AccountCode, JournalLeg
-from ledger.services import trial_balance
+from ledger.selectors import trial_balance
 from payments import gateway
 from payments.tasks import stripe_events_retry_due
 from payouts.collections import (

@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organisation, User
 from ledger.models import AccountCode, JournalLeg
-from ledger.services import holder_balances, ledger_account_for, trial_balance
+from ledger.selectors import holder_balances, trial_balance
+from ledger.services import ledger_account_for
 from payments import gateway
 from payouts.collections import (
     collection_charge,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.models import EntryKind, JournalEntry
-from ledger.services import holder_balances, trial_balance
+from ledger.selectors import holder_balances, trial_balance
 from payments import gateway
 from payments.charges import payment_refund, stripe_refund_sync
 from payments.models import StripePayment
@@ -112,7 +112,8 @@ def test_refund_before_payout_comes_off_payable(emulated_stripe):
 
 
 def test_balance_below_threshold_carries_forward(emulated_stripe):
-    from payouts.services import PayoutError, payout_position, payout_threshold_set
+    from payouts.selectors import payout_position
+    from payouts.services import PayoutError, payout_threshold_set
 
     (ana,), _billed, _collection = _collected(emulated_stripe, [4_000], 400)
     payout_threshold_set(holder=ana, currency="USD", minimum_minor=5_000)

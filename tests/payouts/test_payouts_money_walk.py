@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.services import holder_balances, trial_balance
+from ledger.selectors import holder_balances, trial_balance
 from payments import gateway
 from payouts.collections import collections_open_for_run
 from payouts.models import Collection, Payout

@@ -283,7 +283,7 @@ def test_demo_shows_paid_carried_forward_and_onboarding_payouts(
     emulated_stripe, django_capture_on_commit_callbacks, private_celery_queue
 ):
     from frontend.demo import seed_demo
-    from payouts.services import payout_position
+    from payouts.selectors import payout_position
 
     with django_capture_on_commit_callbacks(execute=True):
         parties = seed_demo()

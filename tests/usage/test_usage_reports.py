@@ -22,6 +22,7 @@ from usage.ingest import ContentFormat
 from usage.models import UsageLine, UsageReport
 from usage.services import (
     UsageReportConflict,
+    UsageReportNeedsConfirmation,
     UsageReportRejected,
     usage_report_lines,
     usage_report_submit,
@@ -438,6 +439,9 @@ def test_exactly_the_good_lines_are_stored_and_exactly_the_bad_ones_reported(kin
         submission = submit_usage(world, content, partial=True)
     except UsageReportRejected as rejected:
         assert not good and [e["line"] for e in rejected.errors.first] == bad
+        return
+    except UsageReportNeedsConfirmation as refused:  # blank lines only: no line at all
+        assert not good and not bad and refused.code == "empty_report"
         return
     assert [line[0] for line in stored(submission.report)] == good
     assert [e["line"] for e in submission.report.errors] == bad

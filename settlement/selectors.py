@@ -99,10 +99,13 @@ class StatementRow:
         )
 
 
-def _plain(amount: Decimal) -> str:
-    """An exact amount without trailing zeros (0.3000000000 → 0.3)."""
+def _plain(amount: Decimal | int) -> str:
+    """An amount as a plain decimal: no exponent, no trailing zeros (0.3000000000 → 0.3,
+    1200.000000000000000000 → 1200, and zero, which PostgreSQL hands back as 0E-18, → 0)."""
+    if isinstance(amount, int):
+        return str(amount)
     text = format(amount.normalize(), "f")
-    return text
+    return "0" if text in ("-0", "0") else text
 
 
 def statement_lines(*, statement: Statement) -> list[StatementRow]:
@@ -194,11 +197,11 @@ def statement_csv_rows(*, statement: Statement) -> Iterator[list[str]]:
             row.rates,
             str(line.usage_period_start or ""),
             str(line.usage_period_end or ""),
-            str(line.gross_exact),
-            str(line.commission_exact),
+            _plain(line.gross_exact),
+            _plain(line.commission_exact),
             str(line.share_bp),
             str(line.amount_minor),
-            str(line.entitled_after),
+            _plain(line.entitled_after),
             str(line.allocated_after),
             str(line.collected_on or ""),
         ]
@@ -209,7 +212,8 @@ def statement_csv_rows(*, statement: Statement) -> Iterator[list[str]]:
         ("closing_balance_minor", statement.closing_balance_minor),
         ("sha256", statement.sha256),
     ):
-        yield [period, statement.holder.name, statement.currency, label, str(value)]
+        shown = _plain(value) if isinstance(value, Decimal | int) else str(value)
+        yield [period, statement.holder.name, statement.currency, label, shown]
 
 
 def statement_csv(*, statement: Statement) -> str:
@@ -239,7 +243,7 @@ def statement_pdf(*, statement: Statement) -> bytes:
         f"Opening balance: {money_format(statement.opening_balance_minor, statement.currency)}",
         f"Earned this period: {money_format(statement.earned_minor, statement.currency)}",
         f"Closing balance: {money_format(statement.closing_balance_minor, statement.currency)}",
-        f"Carried forward (below one minor unit): {statement.carry_forward_exact.normalize()}",
+        f"Carried forward (below one minor unit): {_plain(statement.carry_forward_exact)}",
         f"SHA-256: {statement.sha256}",
     ):
         pdf.cell(0, 6, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
