@@ -5,11 +5,16 @@ same key with a different body answers 422; a key whose first request is still r
 409. The unique (principal, key) row is claimed before the view runs, so two concurrent requests
 cannot both do the work. A 5xx releases the key: our writes are transactional, so nothing was
 done, and the client's retry should be allowed to succeed.
+
+A response carrying a secret (a new API key) names its secret fields (``secret_fields`` on the
+response): they are stored as null, so a replay answers with the key's id and prefix, says the
+secret was shown once, and no secret is ever kept here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
@@ -50,6 +55,25 @@ def _fingerprint(request: HttpRequest) -> str:
     else:
         digest.update(str(length).encode())
     return digest.hexdigest()
+
+
+SECRET_SHOWN_ONCE = (
+    "The secret was shown once, in the first response to this request, and is not stored. "
+    "If it was lost, revoke this key and create another."
+)
+
+
+def _storable_body(response: HttpResponse) -> bytes:
+    """The body to keep for replays: the response's own, less any secret it names."""
+    secret_fields = getattr(response, "secret_fields", ())
+    if not secret_fields:
+        return bytes(response.content)
+    body = json.loads(response.content)
+    for name in secret_fields:
+        body[name] = None
+    body["secret_shown_once"] = True
+    body["detail"] = SECRET_SHOWN_ONCE
+    return json.dumps(body).encode()
 
 
 class IdempotencyMiddleware:
@@ -93,7 +117,7 @@ class IdempotencyMiddleware:
         IdempotencyRecord.objects.filter(pk=record.pk).update(
             status_code=response.status_code,
             content_type=response.get("Content-Type", ""),
-            response_body=response.content,
+            response_body=_storable_body(response),
             completed_at=clock.now(),
         )
         return response

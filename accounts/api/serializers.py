@@ -81,8 +81,23 @@ class ApiKeyCreateSerializer(serializers.Serializer[None]):
 
 
 class ApiKeyIssuedSerializer(ApiKeySerializer):
-    secret = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+    secret = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text=(
+            "Shown once; store it now. Never stored: a replay of the request (same "
+            "Idempotency-Key) answers null here and `secret_shown_once: true`."
+        ),
+    )
+    secret_shown_once = serializers.BooleanField(
+        read_only=True,
+        required=False,
+        help_text="Present on a replay: the secret went to the first response only.",
+    )
+    detail = serializers.CharField(
+        read_only=True, required=False, help_text="On a replay: what to do if the secret was lost."
+    )
 
     class Meta(ApiKeySerializer.Meta):
-        fields = [*ApiKeySerializer.Meta.fields, "secret"]
+        fields = [*ApiKeySerializer.Meta.fields, "secret", "secret_shown_once", "detail"]
         read_only_fields = fields

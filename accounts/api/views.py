@@ -78,7 +78,9 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             created_by=request.user if isinstance(request.user, User) else None,
         )
         data = ApiKeySerializer(issued.api_key).data | {"secret": issued.plaintext}
-        return Response(data, status=status.HTTP_201_CREATED)
+        response = Response(data, status=status.HTTP_201_CREATED)
+        response.secret_fields = ("secret",)  # type: ignore[attr-defined]  # never stored
+        return response
 
     @extend_schema(request=None, responses={200: ApiKeySerializer})
     @action(detail=True, methods=["post"])
