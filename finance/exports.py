@@ -32,10 +32,12 @@ from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models import QuerySet
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from accounts.models import User
 from core import clock
 from core.money import major_text
+from core.spreadsheet import spreadsheet_row
 from core.tasks import task_queue
 from finance.models import FinanceExport
 from finance.period_close import period_for_label
@@ -67,10 +69,11 @@ class _Echo:
 
 
 def csv_lines(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """CSV lines, every cell formula-safe (``core.spreadsheet``)."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(list(header))
+    yield writer.writerow(spreadsheet_row(header))
     for row in rows:
-        yield writer.writerow(list(row))
+        yield writer.writerow(spreadsheet_row(row))
 
 
 def report_csv_lines(report: Report) -> Iterator[str]:
@@ -80,14 +83,28 @@ def report_csv_lines(report: Report) -> Iterator[str]:
 def write_xlsx(
     path: Path, sheets: Iterable[tuple[str, Iterable[Any], Iterable[Iterable[Any]]]]
 ) -> None:
-    """Write sheets (title, header, rows) with openpyxl's write-only (streaming) workbook."""
+    """Write sheets (title, header, rows) with openpyxl's write-only (streaming) workbook.
+    Text is written as text, never as a formula (and formula-safe, ``core.spreadsheet``);
+    numbers we computed stay numbers."""
     workbook = Workbook(write_only=True)
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(title=title[:31])
-        sheet.append(list(header))
+        sheet.append(_xlsx_row(sheet, header))
         for row in rows:
-            sheet.append(list(row))
+            sheet.append(_xlsx_row(sheet, row))
     workbook.save(path)
+
+
+def _xlsx_row(sheet: Any, row: Iterable[Any]) -> list[Any]:
+    cells = []
+    for value in spreadsheet_row(row):
+        if isinstance(value, str):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"  # openpyxl would take "=…" for a formula
+            cells.append(cell)
+        else:
+            cells.append(value)
+    return cells
 
 
 def report_xlsx(report: Report, path: Path) -> None:

@@ -22,6 +22,7 @@ from fpdf.enums import XPos, YPos
 from accounts.selectors import platform_finance_check
 from accounts.tenancy import Principal
 from core.money import money_format
+from core.spreadsheet import spreadsheet_row
 from settlement.models import (
     RatedLine,
     SettlementAgreement,
@@ -177,34 +178,37 @@ CSV_HEADER = [
 
 
 def statement_csv_rows(*, statement: Statement) -> Iterator[list[str]]:
-    """The statement as CSV rows: a header, one row per line, then the totals."""
+    """The statement as CSV rows: a header, one row per line, then the totals; every cell
+    formula-safe (``core.spreadsheet``: names and titles are chosen by users)."""
     period = f"{statement.period_start:%Y-%m}"
     yield CSV_HEADER
     for row in statement_lines(statement=statement):
         line = row.line
-        yield [
-            period,
-            statement.holder.name,
-            statement.currency,
-            line.kind,
-            str(line.agreement_id),
-            row.licensee,
-            str(line.work_id),
-            row.work_title,
-            row.uses,
-            row.metrics,
-            row.quantities,
-            row.rates,
-            str(line.usage_period_start or ""),
-            str(line.usage_period_end or ""),
-            _plain(line.gross_exact),
-            _plain(line.commission_exact),
-            str(line.share_bp),
-            str(line.amount_minor),
-            _plain(line.entitled_after),
-            str(line.allocated_after),
-            str(line.collected_on or ""),
-        ]
+        yield spreadsheet_row(
+            [
+                period,
+                statement.holder.name,
+                statement.currency,
+                line.kind,
+                str(line.agreement_id),
+                row.licensee,
+                str(line.work_id),
+                row.work_title,
+                row.uses,
+                row.metrics,
+                row.quantities,
+                row.rates,
+                str(line.usage_period_start or ""),
+                str(line.usage_period_end or ""),
+                _plain(line.gross_exact),
+                _plain(line.commission_exact),
+                str(line.share_bp),
+                str(line.amount_minor),
+                _plain(line.entitled_after),
+                str(line.allocated_after),
+                str(line.collected_on or ""),
+            ]
+        )
     for label, value in (
         ("opening_balance_minor", statement.opening_balance_minor),
         ("earned_minor", statement.earned_minor),
@@ -213,7 +217,7 @@ def statement_csv_rows(*, statement: Statement) -> Iterator[list[str]]:
         ("sha256", statement.sha256),
     ):
         shown = _plain(value) if isinstance(value, Decimal | int) else str(value)
-        yield [period, statement.holder.name, statement.currency, label, shown]
+        yield spreadsheet_row([period, statement.holder.name, statement.currency, label, shown])
 
 
 def statement_csv(*, statement: Statement) -> str:

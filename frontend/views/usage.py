@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from accounts.tenancy import principal_for_request
+from core.spreadsheet import spreadsheet_row
 from usage import services as usage
 from usage.ingest import ContentFormat
 from usage.models import UsageReport
@@ -216,9 +217,9 @@ def _visible_report(request: HttpRequest, pk: int) -> UsageReport:
 def _csv_rows(header: tuple[str, ...], rows: Iterator[tuple[Any, ...]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow(spreadsheet_row(header))
     for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow(spreadsheet_row(row))
         if count % 10_000 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
