@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -25,3 +25,10 @@ def _bind_task_context(task_id: str | None = None, task: Any = None, **_: Any) -
 @task_postrun.connect
 def _clear_task_context(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
+
+
+@worker_init.connect
+def _refuse_unsafe_production(**_: Any) -> None:
+    from core.checks import production_settings_require
+
+    production_settings_require()

@@ -285,11 +285,17 @@ CELERY_BEAT_SCHEDULE["fail-stuck-imports"] = {
 }
 
 # --- Stripe --------------------------------------------------------------------------------
-STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "sk_test_emulator")
-STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "pk_test_emulator")
-STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "whsec_emulator_local_secret")
+# The emulator's values outside production; production has no default and fails its checks
+# (core/checks.py) until each is set.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "" if PRODUCTION else "sk_test_emulator")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "" if PRODUCTION else "pk_test_emulator")
+STRIPE_WEBHOOK_SECRET = env(
+    "STRIPE_WEBHOOK_SECRET", "" if PRODUCTION else "whsec_emulator_local_secret"
+)
 # Empty means Stripe itself; locally the emulator.
-STRIPE_API_BASE = env("STRIPE_API_BASE", "http://127.0.0.1:12111")
+STRIPE_API_BASE = env("STRIPE_API_BASE", "" if PRODUCTION else "http://127.0.0.1:12111")
+# A staging site may run DJANGO_ENV=production on Stripe's test mode, by saying so.
+STRIPE_TEST_MODE_IN_PRODUCTION = env_bool("STRIPE_TEST_MODE_IN_PRODUCTION", False)
 STRIPE_API_VERSION = env("STRIPE_API_VERSION", "")
 STRIPE_RATE_LIMIT_PER_SECOND = env_int(
     "STRIPE_RATE_LIMIT_PER_SECOND", 100 if STRIPE_SECRET_KEY.startswith("sk_live_") else 25

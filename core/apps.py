@@ -8,6 +8,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from core import clock
+        from core import checks, clock  # noqa: F401 (checks registers the production checks)
 
         clock.connect_refresh_signals()
