@@ -69,6 +69,7 @@ def build_logging_config(*, json_output: bool, level: str) -> dict[str, Any]:
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
             "stripe": {"level": "WARNING"},
+            "axes": {"level": "WARNING"},  # each failed sign-in; lock-outs are our own log
             "celery": {"level": "INFO"},
         },
     }

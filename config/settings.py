@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "pgtrigger",
     "pghistory",
+    "axes",
     "core",
     "accounts",
     "payments",
@@ -93,6 +94,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.idempotency.IdempotencyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out sign-in before the password
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -138,9 +146,24 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "frontend:login"
 LOGIN_REDIRECT_URL = "frontend:home"
 LOGOUT_REDIRECT_URL = "frontend:login"
-# Failed web logins allowed per (client address, email) within LOGIN_THROTTLE_WINDOW seconds.
+# Failed sign-ins (the site's and the admin's, accounts/login_throttle.py) allowed per account
+# and client address before that pair is refused for LOGIN_THROTTLE_WINDOW seconds.
 LOGIN_THROTTLE_ATTEMPTS = env_int("LOGIN_THROTTLE_ATTEMPTS", 5)
 LOGIN_THROTTLE_WINDOW = env_int("LOGIN_THROTTLE_WINDOW", 300)
+AXES_FAILURE_LIMIT = LOGIN_THROTTLE_ATTEMPTS
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_THROTTLE_WINDOW)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.login_throttle.login_username"
+AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.login_locked_out_response"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_VERBOSE = False
+# Behind a proxy: the request header (as in request.META, e.g. HTTP_X_FORWARDED_FOR) that the
+# proxies append the client's address to, and how many proxies there are. Unset, the
+# connection's own address counts and a client-sent X-Forwarded-For is ignored.
+TRUSTED_PROXY_HEADER = env("TRUSTED_PROXY_HEADER", "")
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1)
+AXES_CLIENT_IP_CALLABLE = "accounts.login_throttle.client_address"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import authenticate
+from django.test import RequestFactory
 
 from accounts.models import Membership, Organisation, User
 from frontend.demo import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
@@ -17,7 +18,8 @@ def test_demo_seed_is_idempotent_and_its_logins_work():
     seed_demo()
     assert _counts() == first
     for login in DEMO_LOGINS:
-        user = authenticate(email=login.email, password=DEMO_PASSWORD)
+        request = RequestFactory().post("/login/", {"username": login.email})
+        user = authenticate(request, email=login.email, password=DEMO_PASSWORD)
         assert user is not None, login.email
         assert user.memberships.filter(organisation__name=login.organisation).exists()
 

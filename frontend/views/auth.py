@@ -1,14 +1,11 @@
-"""Sign-up, sign-in (throttled per address and email) and sign-out."""
+"""Sign-up, sign-in (throttled per account and address, accounts/login_throttle.py) and
+sign-out."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -18,31 +15,13 @@ from accounts.services import invitation_for_token, user_signup, user_signup_inv
 from frontend.forms import EmailAuthenticationForm, InvitedSignupForm, SignupForm
 
 
-def _throttle_key(request: HttpRequest, email: str) -> str:
-    address = request.META.get("REMOTE_ADDR", "unknown")
-    return f"login-failures:{address}:{email.strip().lower()}"
-
-
 class ThrottledLoginView(LoginView):
-    """Django's login view, refusing further attempts after repeated failures for a while."""
+    """Django's login view; django-axes refuses a locked-out account and address
+    (``accounts.login_throttle``, the same throttle as the admin's)."""
 
     form_class = EmailAuthenticationForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        key = _throttle_key(request, request.POST.get("username", ""))
-        if (cache.get(key) or 0) >= settings.LOGIN_THROTTLE_ATTEMPTS:
-            form = self.get_form()
-            form.add_error(None, "Too many failed attempts. Wait a few minutes and try again.")
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        response = super().post(request, *args, **kwargs)
-        if request.user.is_authenticated:
-            cache.delete(key)
-        else:
-            cache.add(key, 0, timeout=settings.LOGIN_THROTTLE_WINDOW)
-            cache.incr(key)
-        return response
 
 
 @require_http_methods(["GET", "POST"])
