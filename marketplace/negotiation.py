@@ -128,13 +128,16 @@ def _catalogues(catalogue_ids: Sequence[int], uses: Sequence[str]) -> list[Catal
     return found
 
 
-def _works(work_ids: Sequence[int]) -> list[Work]:
+def _works(work_ids: Sequence[int], *, visible: QuerySet[Work]) -> list[Work]:
+    """The works named, each of which the caller can see (``visible``); one it cannot see is
+    "unknown", exactly like one that does not exist, so an offer never reveals a hidden work's
+    title, consent or co-holders."""
     ids = sorted(set(work_ids))
     if len(ids) > MAX_EXPLICIT_WORKS:
         raise InvalidSelection(
             f"At most {MAX_EXPLICIT_WORKS} works one by one; ask for whole catalogues instead."
         )
-    works = list(Work.objects.filter(id__in=ids).select_related("catalogue__owner"))
+    works = list(visible.filter(id__in=ids).select_related("catalogue__owner"))
     missing = sorted(set(ids) - {w.pk for w in works})
     if missing:
         raise InvalidSelection(
@@ -225,7 +228,7 @@ def offer_request(
     now = clock.now()
     requested_uses = terms_clean({"permitted_uses": list(uses)})["permitted_uses"]
     catalogues = _catalogues(catalogue_ids, requested_uses) if catalogue_ids else []
-    works = _works(work_ids) if work_ids else []
+    works = _works(work_ids, visible=licensable_works()) if work_ids else []
     licensor = _licensor_of(catalogues, works)
     if licensor.pk == licensee.pk:
         raise InvalidSelection("An organisation cannot license its own works.")
@@ -329,7 +332,14 @@ def offer_counter(
     deadline = _respond_by(respond_by, now=now)
     message = _message(message)
     if work_ids is not None:
-        works = _works(work_ids)
+        # Each side names what it can see: the licensor its own works, the licensee works
+        # listed to licensees (licensable for some use).
+        visible = (
+            Work.objects.filter(catalogue__owner_id=offer.licensor_id)
+            if party == Party.LICENSOR
+            else licensable_works().filter(catalogue__owner_id=offer.licensor_id)
+        )
+        works = _works(work_ids, visible=visible)
         if any(w.catalogue.owner_id != offer.licensor_id for w in works) or not works:
             raise InvalidSelection(f"Every work must be one of {offer.licensor.name}'s.")
         selected = Work.objects.filter(id__in=[w.pk for w in works])
