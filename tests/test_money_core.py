@@ -201,12 +201,15 @@ def statements(db):
 
 def _pdf_text(document: bytes) -> bytes:
     """The page content of an fpdf2 document (its streams, inflated where compressed)."""
+    # Each stream is inflated from its first byte to the end of its zlib data (a compressed
+    # stream may itself end in a byte that looks like the line break before "endstream").
     text = b""
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", document, re.S):
+    for match in re.finditer(rb"stream\r?\n", document):
+        rest = document[match.end() :]
         try:
-            text += zlib.decompress(stream)
+            text += zlib.decompressobj().decompress(rest)
         except zlib.error:
-            text += stream
+            text += rest.split(b"endstream", 1)[0]
     return text
 
 
