@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.base import TenantScopedGenericViewSet, TenantScopedReadOnlyViewSet
+from accounts.api.filters import MAX_ID, TenantFilterSet
 from accounts.api.problems import Conflict
 from accounts.models import Organisation
 from accounts.tenancy import Principal
@@ -37,8 +38,6 @@ from catalog.models import (
 )
 from catalog.terms import MAX_AMOUNT_MINOR
 from catalog.work_fields import IDENTIFIER_FIELDS
-
-MAX_ID = 2**63 - 1
 
 
 def _share_lines(rows: list[dict[str, Any]]) -> list[services.ShareLine]:
@@ -119,7 +118,7 @@ class CatalogueViewSet(
         return self.get_paginated_response(data)
 
 
-class WorkFilter(django_filters.FilterSet):
+class WorkFilter(TenantFilterSet):
     status = django_filters.ChoiceFilter(
         choices=[("pending", "Awaiting confirmation"), ("confirmed", "Sheet confirmed")],
         method="filter_status",
@@ -431,7 +430,7 @@ class ConfirmationViewSet(TenantScopedReadOnlyViewSet):
         return Response(self.get_serializer(share).data)
 
 
-class LicensableWorkFilter(django_filters.FilterSet):
+class LicensableWorkFilter(TenantFilterSet):
     q = django_filters.CharFilter(help_text="Words of the title or metadata (prefixes match).")
     kind = django_filters.ChoiceFilter(choices=Work.Kind.choices)
     language = django_filters.CharFilter(help_text="BCP 47 tag or its primary language, e.g. en.")

@@ -92,3 +92,54 @@ def test_lists_never_show_another_organisations_objects(tenant_factory):
         assert foreign.pk not in ids, route
         checked += 1
     assert checked
+
+
+def _foreign_key_filters(cls, model):
+    """(query parameter, model it names) for each list filter on a foreign key."""
+    from accounts.api.filters import TenantFilterBackend
+
+    filterset_class = TenantFilterBackend().get_filterset_class(cls(), model._default_manager.all())
+    if filterset_class is None:
+        return []
+    found = []
+    for name, filter_ in filterset_class.base_filters.items():
+        try:
+            field = model._meta.get_field(filter_.field_name)
+        except Exception:  # a method filter (q, status, ...): names no row
+            continue
+        if (field.is_relation and field.many_to_one) or field.one_to_one:
+            found.append((name, field.related_model))
+    return found
+
+
+def test_a_filter_naming_another_organisations_object_answers_like_a_missing_one(
+    tenant_factory,
+):
+    """Finding 5: a foreign id gave 200 and an empty list, a made-up id 400 (e.g.
+    GET /api/v1/agreements/?licensor=<id>), so a list filter told what exists."""
+    from accounts.models import Organisation
+
+    a = tenant_factory()
+    b = tenant_factory()
+    client = a.api()
+    compared = []
+    for route, pattern in _api_routes():
+        if DETAIL.search(route) or "format" in route:
+            continue
+        if (getattr(pattern.callback, "actions", None) or {}).get("get") != "list":
+            continue
+        cls, model = _viewset_model(pattern)
+        for name, target in _foreign_key_filters(cls, model):
+            if target is Organisation:
+                foreign_id = b.organisation.pk
+            elif target in FACTORY_FOR_MODEL:
+                foreign_id = FACTORY_FOR_MODEL[target](b.organisation).pk
+            else:
+                continue  # a platform object (a settlement run): any id is as good as another
+            url = _fill(route, 0)
+            real = client.get(url, {name: foreign_id})
+            made_up = client.get(url, {name: 2**62})
+            assert real.status_code == made_up.status_code == 200, (url, name, made_up.json())
+            assert real.json()["results"] == made_up.json()["results"] == [], (url, name)
+            compared.append(f"{url}?{name}=")
+    assert len(compared) >= 8, compared
