@@ -34,7 +34,8 @@ Resolve
     to Stripe's (the remainder, if any, to a platform counter-account the resolver picks; for
     a platform bank payout missing from the ledger, the bank payout's own entry);
     ``reverse_ledger`` reverses the ledger's entries for the object (money that never moved).
-    Adjustments are dated on the original date while its period is open, otherwise today.
+    Adjustments are dated on the original date while its period is open, otherwise they are
+    late receipts in the open period (``journal_post(late_if_closed=True)``).
 
 A later run that finds no difference for an unresolved exception resolves it as cleared.
 """
@@ -76,7 +77,6 @@ from ledger.models import (
     EntryKind,
     JournalEntry,
     JournalLeg,
-    PeriodStatus,
 )
 from ledger.services import LegSpec, journal_post, journal_reverse, ledger_account_for
 from payments import gateway
@@ -625,13 +625,6 @@ def reconciliation_exception_comment(
     return ReconciliationComment.objects.create(exception=exception, author=actor, body=body)
 
 
-def _adjustment_date(day: dt.date) -> dt.date:
-    period = AccountingPeriod.objects.filter(year=day.year, month=day.month).first()
-    if period is not None and period.status == PeriodStatus.CLOSED:
-        return clock.today()
-    return day
-
-
 @transaction.atomic
 def reconciliation_exception_resolve(
     *,
@@ -720,12 +713,13 @@ def _post_adjustment(
     return journal_post(
         kind=EntryKind.ADJUSTMENT,
         currency=currency,
-        effective_date=_adjustment_date(exception.occurred_on),
+        effective_date=exception.occurred_on,
         legs=legs,
         memo=f"Reconciliation exception #{exception.pk}: {reason}"[:1000],
         reference=f"reconciliation_exception:{exception.pk}",
         idempotency_key=f"reconciliation_exception:{exception.pk}:adjust",
         stripe_object_id=object_id,
+        late_if_closed=True,
     )
 
 
@@ -749,9 +743,10 @@ def _reverse_ledger(exception: ReconciliationException, *, reason: str) -> Journ
     for entry in entries.order_by("id"):
         last = journal_reverse(
             entry=entry,
-            effective_date=_adjustment_date(entry.effective_date),
+            effective_date=entry.effective_date,
             memo=f"Reconciliation exception #{exception.pk}: {reason}"[:1000],
             idempotency_key=f"reconciliation_exception:{exception.pk}:reverse:{entry.pk}",
+            late_if_closed=True,
         )
     if last is None:
         raise ReconciliationError("No unreversed ledger entry for this Stripe object.")

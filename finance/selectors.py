@@ -16,6 +16,7 @@ from finance.models import (
 )
 from ledger.models import (
     AccountingPeriod,
+    JournalEntry,
 )
 from payments.events import MALFORMED_PREFIX
 from payments.models import StripeEvent, StripeRefund
@@ -151,3 +152,25 @@ def stripe_events_unprocessed(*, period: AccountingPeriod) -> QuerySet[StripeEve
 def settlement_runs_for_period(*, period: AccountingPeriod) -> QuerySet[SettlementRun]:
     start, _ = period_window(period)
     return SettlementRun.objects.filter(period_start=start.date()).order_by("id")
+
+
+# --- Late receipts ---------------------------------------------------------------------------
+
+
+def late_receipts_for_period(*, period: AccountingPeriod) -> QuerySet[JournalEntry]:
+    """Entries that belong to the period but were posted in a later one because it was
+    closed when their money arrived (``JournalEntry.intended_date`` in the period)."""
+    start, end = period_window(period)
+    return JournalEntry.objects.filter(
+        intended_date__gte=start.date(), intended_date__lt=end.date()
+    ).order_by("effective_date", "id")
+
+
+def late_receipts_posted_in(*, period: AccountingPeriod) -> QuerySet[JournalEntry]:
+    """Entries dated in the period that belong to an earlier, closed one (late receipts)."""
+    start, end = period_window(period)
+    return JournalEntry.objects.filter(
+        effective_date__gte=start.date(),
+        effective_date__lt=end.date(),
+        intended_date__isnull=False,
+    ).order_by("effective_date", "id")

@@ -395,6 +395,8 @@ def period_detail(request: HttpRequest, label: str) -> HttpResponse:
             "checks": period_close.period_close_checks(period=period),
             "reopen_form": ReopenForm(),
             "history": finance_selectors.period_history(period=period),
+            "late_receipts": finance_selectors.late_receipts_for_period(period=period),
+            "late_receipts_posted": finance_selectors.late_receipts_posted_in(period=period),
         },
     )
 
