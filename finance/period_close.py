@@ -155,9 +155,12 @@ def _settlement_check(period: AccountingPeriod) -> CloseCheck:
 def _reconciliation_check(period: AccountingPeriod) -> CloseCheck:
     name = "Reconciliation clean"
     run = completed_run_covering(period=period)
-    if run is None:
-        return CloseCheck(name, False, f"No completed reconciliation run covers {period.label}.")
     unresolved = unresolved_exceptions_for_period(period=period).count()
+    if run is None:
+        also = f" {unresolved} unresolved exception(s) in {period.label}." if unresolved else ""
+        return CloseCheck(
+            name, False, f"No completed reconciliation run covers {period.label}.{also}"
+        )
     if unresolved:
         return CloseCheck(name, False, f"{unresolved} unresolved exception(s) in {period.label}.")
     return CloseCheck(name, True, f"Run #{run.pk} covers the period; no unresolved exceptions.")
