@@ -140,6 +140,7 @@ class ReconciliationExceptionSerializer(serializers.ModelSerializer):
             "kind",
             "status",
             "stripe_object_id",
+            "stripe_event",
             "entry",
             "occurred_on",
             "currency",
@@ -237,6 +238,18 @@ class ReconciliationExceptionViewSet(
         except ValidationError as error:
             message = " ".join(error.messages)
             raise Unprocessable(message, errors={"resolution": [message]}) from error
+        return self._done(exception)
+
+    @extend_schema(request=None, responses={200: ReconciliationExceptionSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """A failed posting (``posting_failed``): run its Stripe event's handlers again.
+        Resolved on success; 409 saying why when it still fails or is no failed posting."""
+        exception = self.get_object()
+        try:
+            reconciliation.reconciliation_exception_retry(exception=exception, actor=self.actor)
+        except ValidationError as error:
+            raise Conflict(" ".join(error.messages), current=self._done(exception).data) from error
         return self._done(exception)
 
 

@@ -8,7 +8,8 @@ Posting rule, one entry per payout, when the platform's ``payout.paid`` arrives
     Cr platform_cash                       amount   (the Stripe balance)
 
 dated on the payout's creation day (when Stripe's ``payout`` balance transaction takes the
-money), or today once that day's period is closed. A payout that fails or is cancelled after
+money), or, once that day's period is closed, as a late receipt in the open period
+(``journal_post(late_if_closed=True)``). A payout that fails or is cancelled after
 it was posted is reversed (``journal_reverse``), mirroring Stripe's ``payout_failure`` /
 ``payout_cancel`` transaction that returns the money.
 
@@ -28,13 +29,7 @@ from typing import Any
 from django.db import transaction
 
 from core import clock
-from ledger.models import (
-    AccountCode,
-    AccountingPeriod,
-    EntryKind,
-    JournalEntry,
-    PeriodStatus,
-)
+from ledger.models import AccountCode, EntryKind, JournalEntry
 from ledger.services import LegSpec, journal_post, journal_reverse, ledger_account_for
 from payments import gateway
 from payments.events import stripe_event_handler
@@ -46,13 +41,6 @@ BANK_SUBLEDGER = "bank"
 
 def bank_payout_idempotency_key(payout_id: str) -> str:
     return f"stripe:{payout_id}:paid"
-
-
-def _open_day(day: dt.date) -> dt.date:
-    closed = AccountingPeriod.objects.filter(
-        year=day.year, month=day.month, status=PeriodStatus.CLOSED
-    ).exists()
-    return clock.today() if closed else day
 
 
 @transaction.atomic
@@ -69,7 +57,7 @@ def bank_payout_record(
     return journal_post(
         kind=EntryKind.ADJUSTMENT,
         currency=currency,
-        effective_date=_open_day(created.astimezone(dt.UTC).date()),
+        effective_date=created.astimezone(dt.UTC).date(),
         legs=[
             LegSpec(
                 account=ledger_account_for(
@@ -88,6 +76,7 @@ def bank_payout_record(
         reference=f"stripe_payout:{payout_id}",
         idempotency_key=bank_payout_idempotency_key(payout_id),
         stripe_object_id=payout_id,
+        late_if_closed=True,
     )
 
 
@@ -103,9 +92,10 @@ def bank_payout_unwind(*, payout_id: str, status: str) -> JournalEntry | None:
         return None
     return journal_reverse(
         entry=entry,
-        effective_date=_open_day(clock.today()),
+        effective_date=clock.today(),
         memo=f"Stripe payout {payout_id} {status}: the money is back in the Stripe balance",
         idempotency_key=f"stripe:{payout_id}:{status}",
+        late_if_closed=True,
     )
 
 

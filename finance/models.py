@@ -131,6 +131,7 @@ class ExceptionKind(models.TextChoices):
     FEE_MISMATCH = "fee_mismatch", "Fee mismatch"
     TIMING = "timing", "Timing (pending at Stripe, or dated in another period)"
     DUPLICATE_PAYMENT = "duplicate_payment", "Duplicate payment (an invoice paid twice)"
+    POSTING_FAILED = "posting_failed", "Posting failed (a Stripe event's handler raised: retry it)"
 
 
 class ExceptionStatus(models.TextChoices):
@@ -141,16 +142,36 @@ class ExceptionStatus(models.TextChoices):
 
 @pghistory.track(meta={"db_table": "royalties_reconciliationexceptionevent"})
 class ReconciliationException(models.Model):
-    """One difference between the ledger and Stripe for one Stripe object."""
+    """One difference between the ledger and Stripe for one Stripe object, or
+    (``posting_failed``) a Stripe event whose handler failed, leaving its money unposted: its
+    ``stripe_object_id`` is the event's id, it has no run, and it is retried rather than
+    adjusted (``finance.reconciliation.reconciliation_exception_retry``)."""
 
     Kind = ExceptionKind
     Status = ExceptionStatus
 
     run = models.ForeignKey(
-        ReconciliationRun, on_delete=models.PROTECT, related_name="exceptions_found"
+        ReconciliationRun,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="exceptions_found",
+        help_text="The run that found it; empty for a failed posting (no run finds those).",
     )
     last_seen_run = models.ForeignKey(
-        ReconciliationRun, on_delete=models.PROTECT, related_name="exceptions_seen"
+        ReconciliationRun,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="exceptions_seen",
+    )
+    stripe_event = models.ForeignKey(
+        "payments.StripeEvent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A failed posting's event: retrying runs its handlers again.",
     )
     kind = models.CharField(max_length=20, choices=ExceptionKind.choices)
     status = FSMField(max_length=10, choices=ExceptionStatus.choices, default=ExceptionStatus.OPEN)

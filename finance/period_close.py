@@ -1,13 +1,26 @@
 """Closing an accounting period: the checks, and closing or reopening through the ledger.
 
-A finance user closes a period when
+A finance user closes a period when (``period_close_checks``, in this order)
+- the period has ended on the platform's clock (``core.clock``, UTC): January closes on
+  1 February at the earliest, never on 2 January;
 - every settlement run of the period is completed (a month with no run passes, saying so);
+- no money is still in flight for it, that is (``finance.selectors``)
+  - no collection of the period's settlement runs is still due or failed (waiting for a
+    retry); an overdue one (retries exhausted) does not hold the month: it stays a receivable
+    and its payment, if it comes, is posted as a late receipt;
+  - no payout whose entry falls in the period is scheduled or sent: those funded by the
+    period's runs, and on-demand payouts created in it;
+  - no refund asked for in the period is still pending at Stripe;
+  - no Stripe event created in the period is unprocessed (received and waiting for its task,
+    or failed and waiting for a retry): its handler is what posts the money;
 - a completed reconciliation run covers the whole month and no exception dated in it is
-  unresolved;
+  unresolved (a failed posting is such an exception: ``posting_failed``);
 - the trial balance as at the month's last day sums to zero in every currency.
 
 Closing calls ``ledger.services.period_close`` (postings dated into the month are then
-rejected by the database); reopening ``period_reopen`` (owners only, with a reason; audited).
+rejected by the database; money that arrives for it later is posted as a late receipt in the
+open period, ``journal_post(late_if_closed=True)``); reopening ``period_reopen`` (owners only,
+with a reason; audited).
 """
 
 from __future__ import annotations
@@ -15,11 +28,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.apps import apps
-
 from accounts.models import User
 from accounts.selectors import platform_finance_require
-from finance.selectors import completed_run_covering, unresolved_exceptions_for_period
+from core import clock
+from finance.selectors import (
+    collections_in_flight,
+    completed_run_covering,
+    payouts_in_flight,
+    period_window,
+    refunds_in_flight,
+    settlement_runs_for_period,
+    stripe_events_unprocessed,
+    unresolved_exceptions_for_period,
+)
 from ledger.models import AccountingPeriod
 from ledger.selectors import trial_balance
 from ledger.services import LedgerError, period_close, period_reopen
@@ -36,14 +57,86 @@ class CloseCheck:
     detail: str
 
 
+LISTED = 5
+"""How many in-flight items a failing check names."""
+
+
+def _ended_check(period: AccountingPeriod) -> CloseCheck:
+    name = "Period has ended"
+    _, end = period_window(period)
+    last_day = (end - dt.timedelta(days=1)).date()
+    today = clock.today()
+    if today < end.date():
+        return CloseCheck(
+            name, False, f"{period.label} ends on {last_day} (UTC); today is {today}."
+        )
+    return CloseCheck(name, True, f"{period.label} ended on {last_day} (UTC).")
+
+
+def _named(items: list[str], total: int) -> str:
+    more = f" and {total - len(items)} more" if total > len(items) else ""
+    return ", ".join(items) + more
+
+
+def _collections_check(period: AccountingPeriod) -> CloseCheck:
+    name = "Collections settled"
+    unpaid = collections_in_flight(period=period)
+    total = unpaid.count()
+    if total:
+        listed = [f"#{c.pk} {c.status}" for c in unpaid[:LISTED]]
+        return CloseCheck(
+            name,
+            False,
+            f"{total} collection(s) of {period.label}'s runs not paid: {_named(listed, total)}.",
+        )
+    return CloseCheck(name, True, f"Every collection of {period.label}'s runs is paid.")
+
+
+def _payouts_check(period: AccountingPeriod) -> CloseCheck:
+    name = "Payouts settled"
+    open_payouts = payouts_in_flight(period=period)
+    total = open_payouts.count()
+    if total:
+        listed = [f"#{p.pk} {p.status}" for p in open_payouts[:LISTED]]
+        return CloseCheck(
+            name,
+            False,
+            f"{total} payout(s) for {period.label} scheduled or sent: {_named(listed, total)}.",
+        )
+    return CloseCheck(name, True, f"No payout for {period.label} is scheduled or sent.")
+
+
+def _refunds_check(period: AccountingPeriod) -> CloseCheck:
+    name = "Refunds settled"
+    pending = refunds_in_flight(period=period)
+    total = pending.count()
+    if total:
+        listed = [r.stripe_refund_id for r in pending[:LISTED]]
+        return CloseCheck(
+            name,
+            False,
+            f"{total} refund(s) of {period.label} still pending at Stripe: "
+            f"{_named(listed, total)}.",
+        )
+    return CloseCheck(name, True, f"No refund of {period.label} is pending at Stripe.")
+
+
+def _events_check(period: AccountingPeriod) -> CloseCheck:
+    name = "Stripe events processed"
+    waiting = stripe_events_unprocessed(period=period)
+    total = waiting.count()
+    if total:
+        listed = [f"{e.stripe_event_id} ({e.type}, {e.status})" for e in waiting[:LISTED]]
+        return CloseCheck(
+            name,
+            False,
+            f"{total} Stripe event(s) of {period.label} not processed: {_named(listed, total)}.",
+        )
+    return CloseCheck(name, True, f"Every Stripe event of {period.label} is processed.")
+
+
 def _settlement_check(period: AccountingPeriod) -> CloseCheck:
-    # Looked up by name: settlement is another capability's model and may not be installed yet.
-    try:
-        runs_model = apps.get_model("settlement", "SettlementRun")
-    except LookupError:
-        return CloseCheck("Settlement runs complete", True, "Settlement is not installed.")
-    start = dt.date(period.year, period.month, 1)
-    runs = list(runs_model.objects.filter(period_start=start))
+    runs = list(settlement_runs_for_period(period=period))
     if not runs:
         return CloseCheck(
             "Settlement runs complete", True, f"No settlement run for {period.label}."
@@ -62,9 +155,12 @@ def _settlement_check(period: AccountingPeriod) -> CloseCheck:
 def _reconciliation_check(period: AccountingPeriod) -> CloseCheck:
     name = "Reconciliation clean"
     run = completed_run_covering(period=period)
-    if run is None:
-        return CloseCheck(name, False, f"No completed reconciliation run covers {period.label}.")
     unresolved = unresolved_exceptions_for_period(period=period).count()
+    if run is None:
+        also = f" {unresolved} unresolved exception(s) in {period.label}." if unresolved else ""
+        return CloseCheck(
+            name, False, f"No completed reconciliation run covers {period.label}.{also}"
+        )
     if unresolved:
         return CloseCheck(name, False, f"{unresolved} unresolved exception(s) in {period.label}.")
     return CloseCheck(name, True, f"Run #{run.pk} covers the period; no unresolved exceptions.")
@@ -85,7 +181,12 @@ def _trial_balance_check(period: AccountingPeriod) -> CloseCheck:
 
 def period_close_checks(*, period: AccountingPeriod) -> list[CloseCheck]:
     return [
+        _ended_check(period),
         _settlement_check(period),
+        _collections_check(period),
+        _payouts_check(period),
+        _refunds_check(period),
+        _events_check(period),
         _reconciliation_check(period),
         _trial_balance_check(period),
     ]

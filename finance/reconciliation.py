@@ -34,9 +34,19 @@ Resolve
     to Stripe's (the remainder, if any, to a platform counter-account the resolver picks; for
     a platform bank payout missing from the ledger, the bank payout's own entry);
     ``reverse_ledger`` reverses the ledger's entries for the object (money that never moved).
-    Adjustments are dated on the original date while its period is open, otherwise today.
+    Adjustments are dated on the original date while its period is open, otherwise they are
+    late receipts in the open period (``journal_post(late_if_closed=True)``).
 
 A later run that finds no difference for an unresolved exception resolves it as cleared.
+
+Failed postings
+    A Stripe event whose handlers raised (``payments.events.stripe_event_failed``) left the
+    money it reports unposted: it becomes a ``posting_failed`` exception (one unresolved per
+    event; ``stripe_object_id`` is the event's id; dated on the event's day, so it holds that
+    month open) with the error and the event's amount. ``reconciliation_exception_retry`` runs
+    the event's handlers again: on success the exception resolves (by the finance user who
+    retried); when they fail again it stays open with the new error. The beat's automatic
+    retry that succeeds resolves it too (``stripe_event_recovered``).
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any
@@ -76,11 +87,11 @@ from ledger.models import (
     EntryKind,
     JournalEntry,
     JournalLeg,
-    PeriodStatus,
 )
 from ledger.services import LegSpec, journal_post, journal_reverse, ledger_account_for
 from payments import gateway
-from payments.models import StripePayment
+from payments.events import stripe_event_process
+from payments.models import StripeEvent, StripePayment
 from payouts.models import Collection
 
 IMPORT_BATCH_SIZE = 500
@@ -104,8 +115,8 @@ see ``finance.bank_payouts``) and Stripe's fees."""
 
 
 class ReconciliationError(ValidationError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="reconciliation")
+    def __init__(self, message: str, code: str = "reconciliation") -> None:
+        super().__init__(message, code=code)
 
 
 class Resolution:
@@ -625,13 +636,6 @@ def reconciliation_exception_comment(
     return ReconciliationComment.objects.create(exception=exception, author=actor, body=body)
 
 
-def _adjustment_date(day: dt.date) -> dt.date:
-    period = AccountingPeriod.objects.filter(year=day.year, month=day.month).first()
-    if period is not None and period.status == PeriodStatus.CLOSED:
-        return clock.today()
-    return day
-
-
 @transaction.atomic
 def reconciliation_exception_resolve(
     *,
@@ -720,12 +724,13 @@ def _post_adjustment(
     return journal_post(
         kind=EntryKind.ADJUSTMENT,
         currency=currency,
-        effective_date=_adjustment_date(exception.occurred_on),
+        effective_date=exception.occurred_on,
         legs=legs,
         memo=f"Reconciliation exception #{exception.pk}: {reason}"[:1000],
         reference=f"reconciliation_exception:{exception.pk}",
         idempotency_key=f"reconciliation_exception:{exception.pk}:adjust",
         stripe_object_id=object_id,
+        late_if_closed=True,
     )
 
 
@@ -749,13 +754,121 @@ def _reverse_ledger(exception: ReconciliationException, *, reason: str) -> Journ
     for entry in entries.order_by("id"):
         last = journal_reverse(
             entry=entry,
-            effective_date=_adjustment_date(entry.effective_date),
+            effective_date=entry.effective_date,
             memo=f"Reconciliation exception #{exception.pk}: {reason}"[:1000],
             idempotency_key=f"reconciliation_exception:{exception.pk}:reverse:{entry.pk}",
+            late_if_closed=True,
         )
     if last is None:
         raise ReconciliationError("No unreversed ledger entry for this Stripe object.")
     return last
+
+
+# --- Failed postings -------------------------------------------------------------------------
+
+
+def _event_money(event: StripeEvent) -> tuple[str, int]:
+    """The currency and amount (minor units) the event's object carries, as far as it says."""
+    data = event.data_object
+    currency = str(data.get("currency") or "").upper()[:3]
+    amount = data.get("amount_total", data.get("amount", 0))
+    return currency, int(amount) if isinstance(amount, int) else 0
+
+
+def _failure_detail(event: StripeEvent) -> str:
+    lines = [line for line in (event.error or "").strip().splitlines() if line.strip()]
+    error = lines[-1].strip() if lines else "unknown error"
+    object_id = str(event.data_object.get("id") or "")
+    return f"{event.type} {object_id} (attempt {event.attempts}): {error}"[:300]
+
+
+@transaction.atomic
+def posting_failure_record(*, event: StripeEvent) -> ReconciliationException:
+    """Record (or refresh) the ``posting_failed`` exception of an event whose handlers
+    failed."""
+    currency, amount = _event_money(event)
+    fields = {
+        "stripe_event": event,
+        "occurred_on": event.stripe_created.astimezone(dt.UTC).date(),
+        "currency": currency,
+        "actual_minor": amount,
+        "detail": _failure_detail(event),
+    }
+    existing = (
+        ReconciliationException.objects.select_for_update()
+        .filter(stripe_object_id=event.stripe_event_id, kind=ExceptionKind.POSTING_FAILED)
+        .exclude(status=ExceptionStatus.RESOLVED)
+        .first()
+    )
+    if existing is not None:
+        for name, value in fields.items():
+            setattr(existing, name, value)
+        existing.save()
+        return existing
+    with pghistory.context(action="posting_failed", stripe_event=event.stripe_event_id):
+        return ReconciliationException.objects.create(
+            kind=ExceptionKind.POSTING_FAILED, stripe_object_id=event.stripe_event_id, **fields
+        )
+
+
+@transaction.atomic
+def posting_failure_resolve(
+    *, event: StripeEvent, actor: User | None = None
+) -> list[ReconciliationException]:
+    """Resolve the event's unresolved ``posting_failed`` exceptions: its handlers succeeded."""
+    exceptions = list(
+        ReconciliationException.objects.select_for_update()
+        .filter(stripe_event=event, kind=ExceptionKind.POSTING_FAILED)
+        .exclude(status=ExceptionStatus.RESOLVED)
+    )
+    if not exceptions:
+        return []
+    by = actor or _platform_owner()
+    who = f"by {actor.email}" if actor is not None else "automatically"
+    with pghistory.context(action="posting_retried", actor_id=by.pk):
+        for exception in exceptions:
+            exception.resolve(
+                by=by,
+                at=clock.now(),
+                reason=f"Retried {who}: event {event.stripe_event_id} processed, money posted.",
+            )
+            exception.save()
+    return exceptions
+
+
+_retrying_actor: ContextVar[User | None] = ContextVar("finance_retrying_actor", default=None)
+"""Who retries a failed posting, for the resolution the event's recovery signal records."""
+
+
+def reconciliation_exception_retry(
+    *, exception: ReconciliationException, actor: User
+) -> ReconciliationException:
+    """Run a failed posting's Stripe event handlers again. Resolved on success; otherwise
+    ``ReconciliationError`` saying it still fails (the exception stays open, with the new
+    error). Not in one transaction: the event's processing commits its own outcome."""
+    platform_finance_require(user=actor)
+    _require_unresolved(exception)
+    if exception.kind != ExceptionKind.POSTING_FAILED or exception.stripe_event_id is None:
+        raise ReconciliationError("Only a failed posting can be retried.")
+    token = _retrying_actor.set(actor)
+    try:
+        event = stripe_event_process(event_pk=exception.stripe_event_id)
+    finally:
+        _retrying_actor.reset(token)
+    if event.status == StripeEvent.Status.FAILED:
+        raise ReconciliationError(
+            f"The retry still fails: {_failure_detail(event)}", code="retry_failed"
+        )
+    posting_failure_resolve(event=event, actor=actor)
+    return ReconciliationException.objects.get(pk=exception.pk)
+
+
+def _on_stripe_event_failed(sender: Any, *, event: StripeEvent, **_: Any) -> None:
+    posting_failure_record(event=event)
+
+
+def _on_stripe_event_recovered(sender: Any, *, event: StripeEvent, **_: Any) -> None:
+    posting_failure_resolve(event=event, actor=_retrying_actor.get())
 
 
 # --- Selectors -------------------------------------------------------------------------------

@@ -16,7 +16,15 @@ from finance.models import (
 )
 from ledger.models import (
     AccountingPeriod,
+    JournalEntry,
 )
+from payments.events import MALFORMED_PREFIX
+from payments.models import StripeEvent, StripeRefund
+from payouts.models import Collection, Payout
+from settlement.models import SettlementRun
+
+REFUND_SETTLED_STATUSES = ("succeeded", "failed", "canceled")
+"""Stripe refund statuses after which nothing more moves (anything else is still in flight)."""
 
 
 def period_window(period: AccountingPeriod) -> tuple[dt.datetime, dt.datetime]:
@@ -87,3 +95,82 @@ def period_history(*, period: AccountingPeriod) -> list[object]:
         .select_related("pgh_context")
         .order_by("pgh_created_at", "pgh_id")
     )
+
+
+# --- Money still in flight for a period (the period-close checks) ---------------------------
+
+
+def collections_in_flight(*, period: AccountingPeriod) -> QuerySet[Collection]:
+    """Collections of the period's settlement runs still to be charged: due, or declined and
+    waiting for a retry. An overdue collection (retries exhausted) is a receivable finance
+    chases; it does not hold the month open (its payment, when it comes, is a late receipt)."""
+    start, _ = period_window(period)
+    return Collection.objects.filter(
+        run__period_start=start.date(),
+        status__in=[Collection.Status.DUE, Collection.Status.FAILED],
+    ).order_by("id")
+
+
+def payouts_in_flight(*, period: AccountingPeriod) -> QuerySet[Payout]:
+    """Payouts scheduled or sent whose entry would fall in the period: those funded by the
+    period's runs, and on-demand payouts (no run) created in it."""
+    start, end = period_window(period)
+    return Payout.objects.filter(
+        Q(run__period_start=start.date())
+        | Q(run__isnull=True, created_at__gte=start, created_at__lt=end),
+        status__in=Payout.OPEN_STATUSES,
+    ).order_by("id")
+
+
+def refunds_in_flight(*, period: AccountingPeriod) -> QuerySet[StripeRefund]:
+    """Refunds asked for in the period that Stripe has not yet settled (pending or needing
+    action): their posting is still to come."""
+    start, end = period_window(period)
+    return (
+        StripeRefund.objects.filter(created_at__gte=start, created_at__lt=end)
+        .exclude(status__in=REFUND_SETTLED_STATUSES)
+        .order_by("id")
+    )
+
+
+def stripe_events_unprocessed(*, period: AccountingPeriod) -> QuerySet[StripeEvent]:
+    """Stripe events created in the period whose handlers have not (yet) succeeded: received
+    and waiting for their task, or failed and waiting for a retry. Malformed deliveries are
+    left out (there is no event to process: they stay failed as evidence)."""
+    start, end = period_window(period)
+    return (
+        StripeEvent.objects.filter(
+            stripe_created__gte=start,
+            stripe_created__lt=end,
+            status__in=[StripeEvent.Status.RECEIVED, StripeEvent.Status.FAILED],
+        )
+        .exclude(stripe_event_id__startswith=MALFORMED_PREFIX)
+        .order_by("stripe_created", "id")
+    )
+
+
+def settlement_runs_for_period(*, period: AccountingPeriod) -> QuerySet[SettlementRun]:
+    start, _ = period_window(period)
+    return SettlementRun.objects.filter(period_start=start.date()).order_by("id")
+
+
+# --- Late receipts ---------------------------------------------------------------------------
+
+
+def late_receipts_for_period(*, period: AccountingPeriod) -> QuerySet[JournalEntry]:
+    """Entries that belong to the period but were posted in a later one because it was
+    closed when their money arrived (``JournalEntry.intended_date`` in the period)."""
+    start, end = period_window(period)
+    return JournalEntry.objects.filter(
+        intended_date__gte=start.date(), intended_date__lt=end.date()
+    ).order_by("effective_date", "id")
+
+
+def late_receipts_posted_in(*, period: AccountingPeriod) -> QuerySet[JournalEntry]:
+    """Entries dated in the period that belong to an earlier, closed one (late receipts)."""
+    start, end = period_window(period)
+    return JournalEntry.objects.filter(
+        effective_date__gte=start.date(),
+        effective_date__lt=end.date(),
+        intended_date__isnull=False,
+    ).order_by("effective_date", "id")

@@ -260,6 +260,12 @@ class JournalEntry(models.Model):
         help_text="The entry this one reverses (an entry is reversed at most once).",
     )
     currency = models.CharField(max_length=3, help_text="ISO 4217, uppercase; every leg's too.")
+    intended_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A late receipt's own date: the event belongs to this date's period, which "
+        "was closed, so the entry is dated in the open period instead. Empty otherwise.",
+    )
 
     class Meta:
         db_table = "royalties_journalentry"
@@ -287,6 +293,17 @@ class JournalEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.effective_date} {self.currency} {self.reference}"
+
+    @property
+    def belongs_to_period(self) -> str:
+        """The accounting period ("YYYY-MM") the event belongs to: a late receipt's intended
+        date's, else the entry's own."""
+        day = self.intended_date or self.effective_date
+        return f"{day.year:04d}-{day.month:02d}"
+
+    @property
+    def is_late_receipt(self) -> bool:
+        return self.intended_date is not None
 
 
 class JournalLeg(models.Model):

@@ -103,9 +103,19 @@ succeeds, the collection moves those five amounts from pending to payable.
 and stripe_fees legs and compares them with the balance transaction's net and fee. A reversal
 carries the original's object id, so a reversed-and-reposted event still nets correctly.
 
+Late receipts: money that arrives for a closed period is never refused. A caller posting what
+Stripe already moved (a payment, a refund, a payout, a dispute) passes ``late_if_closed=True``:
+the entry is dated on the intended date while its period is open, otherwise on
+``ledger_posting_date_for`` (today, or the first day of the next open month if today's period
+is closed too), and it keeps the intended date (``JournalEntry.intended_date``) and says in its
+memo which period it belongs to. Everything else about it is an ordinary posting: the holders'
+shares move as for any collection, and the statement lines keep their own accrual dates.
+Without the option a closed period is refused (``ClosedPeriodError``).
+
 Idempotency: the same ``idempotency_key`` posted again returns the first entry if kind,
-currency, date, reference, Stripe object, reversed entry and legs (account, amount) are the
-same (memos are not compared), and raises ``IdempotencyConflictError`` otherwise.
+currency, date (a late receipt's intended date), reference, Stripe object, reversed entry and
+legs (account, amount) are the same (memos are not compared), and raises
+``IdempotencyConflictError`` otherwise.
 
 Bulk posting (the settlement engine): put the legs in a table of your own (or compute them in
 one SELECT), then call ``journal_post_bulk`` with a query returning ``BULK_LEG_COLUMNS``; or
@@ -274,9 +284,12 @@ def journal_post(
     reference: str,
     idempotency_key: str,
     stripe_object_id: str | None = None,
+    late_if_closed: bool = False,
 ) -> JournalEntry:
     """Post one balanced entry (the rules for each ``kind`` are in this module's docstring).
-    Posting the same ``idempotency_key`` again returns the first entry."""
+    Posting the same ``idempotency_key`` again returns the first entry. With
+    ``late_if_closed`` an ``effective_date`` in a closed period posts a late receipt in the
+    open period instead of raising ``ClosedPeriodError`` (module docstring)."""
     if kind == EntryKind.REVERSAL:
         raise LedgerError("Reversals are posted with journal_reverse.")
     return _post(
@@ -289,14 +302,21 @@ def journal_post(
         idempotency_key=idempotency_key,
         stripe_object_id=stripe_object_id,
         reverses=None,
+        late_if_closed=late_if_closed,
     )
 
 
 def journal_reverse(
-    *, entry: JournalEntry, effective_date: dt.date, memo: str, idempotency_key: str
+    *,
+    entry: JournalEntry,
+    effective_date: dt.date,
+    memo: str,
+    idempotency_key: str,
+    late_if_closed: bool = False,
 ) -> JournalEntry:
     """Post the mirror image of ``entry`` (every leg negated) dated ``effective_date`` in an
-    open period. An entry is reversed at most once."""
+    open period (with ``late_if_closed``, in the open period if that date's is closed). An
+    entry is reversed at most once."""
     existing = JournalEntry.objects.filter(reverses=entry).first()
     if existing is not None and existing.idempotency_key != idempotency_key:
         raise AlreadyReversedError(
@@ -316,6 +336,37 @@ def journal_reverse(
         idempotency_key=idempotency_key,
         stripe_object_id=entry.stripe_object_id,
         reverses=entry,
+        late_if_closed=late_if_closed,
+    )
+
+
+LATE_RECEIPT_MONTHS_AHEAD = 24
+"""How far past today a late receipt looks for an open month before giving up."""
+
+
+def ledger_posting_date_for(*, day: dt.date) -> dt.date:
+    """The date to post an event of ``day`` on: ``day`` while its period is open; else today;
+    else (today's period closed too, as when a month was closed before it ended) the first day
+    of the next month whose period is open."""
+    closed = set(
+        AccountingPeriod.objects.filter(status=PeriodStatus.CLOSED).values_list("year", "month")
+    )
+    if (day.year, day.month) not in closed:
+        return day
+    candidate = clock.today()
+    for _ in range(LATE_RECEIPT_MONTHS_AHEAD):
+        if (candidate.year, candidate.month) not in closed:
+            return candidate
+        candidate = (candidate.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    raise ClosedPeriodError(
+        f"Accounting period {day:%Y-%m} is closed and so is every month up to {candidate:%Y-%m}."
+    )
+
+
+def _late_receipt_memo(memo: str, *, intended: dt.date, posted: dt.date) -> str:
+    return (
+        f"{memo} [late receipt for {intended:%Y-%m} (dated {intended}): posted {posted} in the "
+        f"open period because {intended:%Y-%m} is closed]"
     )
 
 
@@ -330,6 +381,7 @@ def _post(
     idempotency_key: str,
     stripe_object_id: str | None,
     reverses: JournalEntry | None,
+    late_if_closed: bool = False,
 ) -> JournalEntry:
     _require_posting(
         kind=kind,
@@ -350,18 +402,54 @@ def _post(
     existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return _same_posting_or_conflict(existing, posting=posting, legs=legs)
-    _require_open_period(effective_date)
+    if not late_if_closed:
+        _require_open_period(effective_date)
+        return _insert(posting=posting, memo=memo, idempotency_key=idempotency_key, legs=legs)
+    # A period may close between choosing the date and inserting (the database then refuses):
+    # choose again, once.
+    for attempt in (1, 2):
+        posted_on = ledger_posting_date_for(day=effective_date)
+        late = posted_on != effective_date
+        try:
+            return _insert(
+                posting={**posting, "effective_date": posted_on},
+                memo=_late_receipt_memo(memo, intended=effective_date, posted=posted_on)
+                if late
+                else memo,
+                idempotency_key=idempotency_key,
+                legs=legs,
+                intended_date=effective_date if late else None,
+                compare_with=posting,
+            )
+        except ClosedPeriodError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _insert(
+    *,
+    posting: Mapping[str, Any],
+    memo: str,
+    idempotency_key: str,
+    legs: tuple[LegSpec, ...],
+    intended_date: dt.date | None = None,
+    compare_with: Mapping[str, Any] | None = None,
+) -> JournalEntry:
     try:
         with transaction.atomic():
             entry = JournalEntry.objects.create(
-                memo=memo, idempotency_key=idempotency_key, reverses=reverses, **posting
+                memo=memo,
+                idempotency_key=idempotency_key,
+                intended_date=intended_date,
+                **posting,
             )
             JournalLeg.objects.bulk_create(
                 JournalLeg(
                     entry=entry,
                     account=leg.account,
                     amount_minor=leg.amount_minor,
-                    currency=currency,
+                    currency=posting["currency"],
                     memo=leg.memo,
                 )
                 for leg in legs
@@ -370,7 +458,7 @@ def _post(
         violated = _violated_constraint(error)
         if violated == "journal_entry_idempotency_key_unique":
             existing = JournalEntry.objects.get(idempotency_key=idempotency_key)
-            return _same_posting_or_conflict(existing, posting=posting, legs=legs)
+            return _same_posting_or_conflict(existing, posting=compare_with or posting, legs=legs)
         if violated == "royalties_journalentry_reverses_id_key":
             raise AlreadyReversedError(
                 f"Journal entry #{posting['reverses_id']} is already reversed."
@@ -384,7 +472,16 @@ def _post(
 def _same_posting_or_conflict(
     existing: JournalEntry, *, posting: Mapping[str, Any], legs: tuple[LegSpec, ...]
 ) -> JournalEntry:
-    differences = [name for name, value in posting.items() if getattr(existing, name) != value]
+    differences = [
+        name
+        for name, value in posting.items()
+        if (
+            existing.intended_date or existing.effective_date
+            if name == "effective_date"
+            else getattr(existing, name)
+        )
+        != value
+    ]
     stored_legs = Counter(existing.legs.values_list("account_id", "amount_minor"))
     if stored_legs != Counter((leg.account.pk, leg.amount_minor) for leg in legs):
         differences.append("legs")

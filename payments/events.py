@@ -6,7 +6,10 @@ on commit; the view answers at once. `stripe_event_process` runs every handler r
 for the event's type inside one savepoint, under a row lock on the event, so a duplicate task
 finds it already processed. Events with no handler are stored and marked ignored. A failing
 handler leaves the event `failed` with the error; the beat job `stripe_events_retry_due`
-retries it with growing delays, and staff can retry it from the admin.
+retries it with growing delays, and staff can retry it from the admin. Its handlers are what
+post the money the event reports, so a failure is also announced (``stripe_event_failed``:
+finance records it as a ``posting_failed`` exception with a retry action), and so is a later
+success (``stripe_event_recovered``: finance resolves that exception).
 
 A delivery that is correctly signed but is not a well-formed event (not a JSON object, an id
 or type that is not a short string, a `created` that is not a timestamp, text PostgreSQL cannot
@@ -42,6 +45,7 @@ import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.dispatch import Signal
 
 from core import clock
 from core.errors import DomainError, safe_message
@@ -52,6 +56,11 @@ from payments.models import StripeEvent
 log = structlog.get_logger(__name__)
 
 StripeEventHandler = Callable[[StripeEvent], None]
+
+stripe_event_failed = Signal()
+"""Sent (``event``) when an event's handlers raised: the money it reports is not posted."""
+stripe_event_recovered = Signal()
+"""Sent (``event``) when an event that had failed is processed after all."""
 
 _HANDLERS: dict[str, list[StripeEventHandler]] = {}
 
@@ -256,6 +265,7 @@ def stripe_event_process(*, event_pk: int) -> StripeEvent:
             record.mark_ignored()
             record.save()
             return record
+        had_failed = record.status == StripeEvent.Status.FAILED
         record.attempts += 1
         try:
             with transaction.atomic():
@@ -273,10 +283,29 @@ def stripe_event_process(*, event_pk: int) -> StripeEvent:
                 error="".join(traceback.format_exception(exc, limit=8))[-4000:],
                 retry_at=clock.now() + _retry_delay(record.attempts),
             )
+            record.save()
+            _announce(stripe_event_failed, record)
         else:
             record.mark_processed()
-        record.save()
+            record.save()
+            if had_failed:
+                _announce(stripe_event_recovered, record)
     return record
+
+
+def _announce(signal: Signal, record: StripeEvent) -> None:
+    """Tell the receivers (finance) in a savepoint of their own: a receiver's failure is
+    logged and never changes what processing recorded."""
+    try:
+        with transaction.atomic():
+            signal.send(sender=StripeEvent, event=record)
+    except Exception as exc:  # a receiver's bug must not undo the event's own outcome
+        log.error(
+            "stripe_event_signal_failed",
+            stripe_event=record.stripe_event_id,
+            signal="failed" if signal is stripe_event_failed else "recovered",
+            error=repr(exc),
+        )
 
 
 def stripe_events_due_for_retry(*, now: datetime | None = None) -> QuerySet[StripeEvent]:

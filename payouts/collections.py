@@ -350,12 +350,13 @@ def collection_record_payment(*, collection_id: int, charge_id: str) -> Collecti
             reference=f"collection:{collection.pk}",
             idempotency_key=f"stripe:{charge_id}",
             stripe_object_id=charge_id,
+            late_if_closed=True,
         )
         StatementLine.objects.filter(
             agreement_id__in=collection_settlements(collection).values("agreement_id"),
             run_id=collection.run_id,
             collected_on__isnull=True,
-        ).update(collected_on=today)
+        ).update(collected_on=entry.effective_date)
         collection.mark_paid()
         collection.charge_id = charge_id
         collection.stripe_fee_minor = fee
@@ -396,6 +397,7 @@ def _duplicate_payment_record(collection: Collection, payment: StripePayment) ->
         reference=f"collection:{collection.pk}:duplicate",
         idempotency_key=f"stripe:{payment.stripe_charge_id}",
         stripe_object_id=payment.stripe_charge_id,
+        late_if_closed=True,
     )
     duplicate = DuplicatePayment.objects.create(
         collection=collection,
@@ -474,6 +476,7 @@ def duplicate_payment_refunded(
             reference=f"collection:{duplicate.collection_id}:duplicate",
             idempotency_key=f"stripe:{refund_id}",
             stripe_object_id=refund_id,
+            late_if_closed=True,
         )
         duplicate.refund_id = refund_id
         duplicate.refund_entry = entry
@@ -690,6 +693,7 @@ def collection_clawback(
             reference=f"collection:{collection.pk}",
             idempotency_key=idempotency_key,
             stripe_object_id=stripe_object_id,
+            late_if_closed=True,
         )
         transaction.on_commit(lambda: _queue_clawbacks(owing, currency, idempotency_key))
     logger.info("collection_clawback", collection_id=collection.pk, amount_minor=amount_minor)

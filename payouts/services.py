@@ -115,6 +115,7 @@ def _recover(holder: Organisation, currency: str, available: int, recoverable: i
         memo="Recovered from earnings before paying out",
         reference=f"holder:{holder.pk}",
         idempotency_key=f"recovery:holder:{holder.pk}:{currency}:{count + 1}",
+        late_if_closed=True,
     )
     return amount
 
@@ -284,6 +285,7 @@ def payout_record_transfer(*, payout_id: int, transfer_id: str) -> Payout:
             reference=f"payout:{payout.pk}",
             idempotency_key=f"payout:{payout.pk}",
             stripe_object_id=transfer_id,
+            late_if_closed=True,
         )
         payout.mark_paid()
         payout.transfer_id = transfer_id
@@ -436,6 +438,7 @@ def payout_reversal_record(
             reference=f"payout:{payout.pk}",
             idempotency_key=key,
             stripe_object_id=reversal_id,
+            late_if_closed=True,
         )
         payout.reversed_minor += amount_minor
         if payout.reversed_minor >= payout.amount_minor and payout.status == Payout.Status.PAID:

@@ -126,6 +126,7 @@ def upfront_fee_post(
             + (" (recoupable advance)" if recoupable else ""),
             reference=f"agreement:{agreement_id}",
             idempotency_key=f"{kind}:agreement:{agreement_id}",
+            late_if_closed=True,
         )
         position.currency = currency
         position.fee_minor = amount_minor
@@ -249,6 +250,7 @@ def upfront_fee_collect(*, agreement_id: int, charge_id: str) -> JournalEntry | 
             reference=f"agreement:{agreement_id}",
             idempotency_key=_collection_key(charge_id),
             stripe_object_id=charge_id,
+            late_if_closed=True,
         )
         StatementLine.objects.filter(
             agreement_id=agreement_id, kind__in=FEE_LINE_KINDS, collected_on__isnull=True

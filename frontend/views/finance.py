@@ -320,6 +320,14 @@ def exception_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "comment": CommentForm(request.POST if action == "comment" else None),
         "resolve": ResolveForm(request.POST if action == "resolve" else None),
     }
+    if action == "retry":
+        try:
+            reconciliation.reconciliation_exception_retry(exception=exception, actor=_user(request))
+        except (ValidationError, PermissionDenied) as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, f"Exception #{exception.pk}: retried, money posted.")
+        return redirect("frontend:finance-exception", pk=exception.pk)
     form = forms_by_action.get(action or "")
     if form is not None and form.is_valid():
         data = form.cleaned_data
@@ -395,6 +403,8 @@ def period_detail(request: HttpRequest, label: str) -> HttpResponse:
             "checks": period_close.period_close_checks(period=period),
             "reopen_form": ReopenForm(),
             "history": finance_selectors.period_history(period=period),
+            "late_receipts": finance_selectors.late_receipts_for_period(period=period),
+            "late_receipts_posted": finance_selectors.late_receipts_posted_in(period=period),
         },
     )
 

@@ -32,7 +32,7 @@ from finance.reconciliation import (
     reconciliation_run_for_period,
     stripe_balance_transactions_import,
 )
-from finance.selectors import exception_history
+from finance.selectors import exception_history, period_window
 from frontend.demo import seed_reconciliation
 from ledger.models import AccountCode, EntryKind, JournalEntry
 from ledger.services import (
@@ -134,8 +134,11 @@ def test_import_is_idempotent_and_pages_through_everything(scenario):
     assert charge.currency == "USD" and charge.status == "available"
 
 
-def test_three_discrepancies_are_found_resolved_and_the_period_closes(scenario, finance_user):
-    period = accounting_period_for(day=timezone.now().date())
+def test_three_discrepancies_are_found_resolved_and_the_period_closes(
+    scenario, finance_user, pinned_clock
+):
+    today = timezone.now().date()
+    period = accounting_period_for(day=today)
     run = reconciliation_run_for_period(period=period, actor=finance_user)
 
     found = {(e.stripe_object_id, e.kind) for e in run.exceptions_found.all()}
@@ -151,7 +154,12 @@ def test_three_discrepancies_are_found_resolved_and_the_period_closes(scenario, 
 
     checks = {check.name: check.passed for check in period_close_checks(period=period)}
     assert checks == {
+        "Period has ended": False,
         "Settlement runs complete": True,
+        "Collections settled": True,
+        "Payouts settled": True,
+        "Refunds settled": True,
+        "Stripe events processed": True,
         "Reconciliation clean": False,
         "Trial balance is zero": True,
     }
@@ -185,6 +193,9 @@ def test_three_discrepancies_are_found_resolved_and_the_period_closes(scenario, 
     clean = reconciliation_run_for_period(period=period, actor=finance_user)
     assert (clean.exception_count, clean.matched_count) == (0, 2)
     assert clean.totals["USD"]["matched_net"] == GROSS - FEE - 3_000
+    # The month closes once it has ended.
+    _, end = period_window(period)
+    pinned_clock.move_to(end)
     assert all(check.passed for check in period_close_checks(period=period))
     closed = period_close_with_checks(period=period, actor=finance_user)
     assert closed.status == "closed"
@@ -194,6 +205,7 @@ def test_three_discrepancies_are_found_resolved_and_the_period_closes(scenario, 
             EntryKind.ADJUSTMENT,
             [(_account(AccountCode.PLATFORM_CASH), 1), (_account(AccountCode.PLATFORM_EQUITY), -1)],
             "late-posting",
+            day=today,
         )
 
 
