@@ -13,14 +13,11 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest
 
 from accounts.models import User
 
 logger = structlog.get_logger(__name__)
-
-LOCKED_OUT_MESSAGE = "Too many failed attempts. Wait a few minutes and try again."
 
 
 def client_address(request: HttpRequest) -> str:
@@ -48,20 +45,6 @@ def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> 
     if raw is None:
         raw = request.POST.get("username", "")
     return str(raw).strip().lower()
-
-
-def login_locked_out_response(
-    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
-) -> HttpResponse:
-    """The sign-in page again, with the reason, answered 429 (the site's and the admin's)."""
-    from frontend.forms import EmailAuthenticationForm
-
-    form = EmailAuthenticationForm(request, data=request.POST or None)
-    form.errors.clear()
-    form.add_error(None, LOCKED_OUT_MESSAGE)
-    return render(
-        request, "registration/login.html", {"form": form, "locked_out": True}, status=429
-    )
 
 
 def login_locked_out_notify(sender: Any, request: HttpRequest, username: str, **_: Any) -> None:

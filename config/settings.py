@@ -155,7 +155,7 @@ AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_THROTTLE_WINDOW)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.login_throttle.login_username"
-AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.login_locked_out_response"
+AXES_LOCKOUT_CALLABLE = "frontend.views.auth.login_locked_out_response"
 AXES_SENSITIVE_PARAMETERS = ["password"]
 AXES_VERBOSE = False
 # Behind a proxy: the request header (as in request.META, e.g. HTTP_X_FORWARDED_FOR) that the

@@ -3,6 +3,8 @@ sign-out."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView
@@ -13,6 +15,20 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import User
 from accounts.services import invitation_for_token, user_signup, user_signup_invited
 from frontend.forms import EmailAuthenticationForm, InvitedSignupForm, SignupForm
+
+LOCKED_OUT_MESSAGE = "Too many failed attempts. Wait a few minutes and try again."
+
+
+def login_locked_out_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """The sign-in page again, with the reason, answered 429 (the site's and the admin's)."""
+    form = EmailAuthenticationForm(request, data=request.POST or None)
+    form.errors.clear()
+    form.add_error(None, LOCKED_OUT_MESSAGE)
+    return render(
+        request, "registration/login.html", {"form": form, "locked_out": True}, status=429
+    )
 
 
 class ThrottledLoginView(LoginView):
