@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import structlog
-from django.http import HttpRequest, HttpResponse
+from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 log = structlog.get_logger(__name__)
@@ -91,3 +94,35 @@ _CODES = {
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def stripe_hosted_origins() -> list[str]:
+    """Where our forms send the browser on to (Stripe Checkout and Connect onboarding): the
+    configured Stripe base's origin (the emulator locally), or Stripe's hosted pages."""
+    base = urlsplit(settings.STRIPE_API_BASE or "")
+    if base.scheme and base.netloc:
+        return [f"{base.scheme}://{base.netloc}"]
+    return ["https://checkout.stripe.com", "https://connect.stripe.com"]
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware (the policy is ``CONTENT_SECURITY_POLICY`` in settings), with
+    Stripe's hosted pages allowed as form targets: Chromium applies ``form-action`` to the
+    redirect a form's answer makes, and "Pay with Stripe" and "Get paid" redirect there.
+    It also sets ``Permissions-Policy`` (settings.PERMISSIONS_POLICY), which Django does not."""
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = settings.PERMISSIONS_POLICY
+        return super().process_response(request, response)
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        update = dict(parts.update or {})
+        update["form-action"] = [*update.get("form-action", []), *stripe_hosted_origins()]
+        parts.update = update
+        return parts

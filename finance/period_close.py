@@ -5,11 +5,11 @@ A finance user closes a period when (``period_close_checks``, in this order)
   1 February at the earliest, never on 2 January;
 - every settlement run of the period is completed (a month with no run passes, saying so);
 - no money is still in flight for it, that is (``finance.selectors``)
-  - no collection of the period's settlement runs is still due or failed (waiting for a
-    retry); an overdue one (retries exhausted) does not hold the month: it stays a receivable
-    and its payment, if it comes, is posted as a late receipt;
-  - no payout whose entry falls in the period is scheduled or sent: those funded by the
-    period's runs, and on-demand payouts created in it;
+  - no collection payment is under way at Stripe (an off-session charge sent, its answer
+    not yet in): an invoice merely unpaid does not hold the month, since it stays a
+    receivable and its payment, whenever it comes, is posted as a late receipt;
+  - no payout created by the end of the period is still scheduled or sent (its transfer
+    not yet confirmed);
   - no refund asked for in the period is still pending at Stripe;
   - no Stripe event created in the period is unprocessed (received and waiting for its task,
     or failed and waiting for a retry): its handler is what posts the money;
@@ -79,17 +79,17 @@ def _named(items: list[str], total: int) -> str:
 
 
 def _collections_check(period: AccountingPeriod) -> CloseCheck:
-    name = "Collections settled"
-    unpaid = collections_in_flight(period=period)
-    total = unpaid.count()
+    name = "Collection payments confirmed"
+    under_way = collections_in_flight(period=period)
+    total = under_way.count()
     if total:
-        listed = [f"#{c.pk} {c.status}" for c in unpaid[:LISTED]]
+        listed = [f"#{c.pk} {c.payment_intent_id}" for c in under_way[:LISTED]]
         return CloseCheck(
             name,
             False,
-            f"{total} collection(s) of {period.label}'s runs not paid: {_named(listed, total)}.",
+            f"{total} collection payment(s) under way at Stripe: {_named(listed, total)}.",
         )
-    return CloseCheck(name, True, f"Every collection of {period.label}'s runs is paid.")
+    return CloseCheck(name, True, "No collection payment is waiting for Stripe's answer.")
 
 
 def _payouts_check(period: AccountingPeriod) -> CloseCheck:
@@ -101,9 +101,12 @@ def _payouts_check(period: AccountingPeriod) -> CloseCheck:
         return CloseCheck(
             name,
             False,
-            f"{total} payout(s) for {period.label} scheduled or sent: {_named(listed, total)}.",
+            f"{total} payout(s) created by the end of {period.label} still scheduled or "
+            f"sent: {_named(listed, total)}.",
         )
-    return CloseCheck(name, True, f"No payout for {period.label} is scheduled or sent.")
+    return CloseCheck(
+        name, True, f"No payout created by the end of {period.label} is scheduled or sent."
+    )
 
 
 def _refunds_check(period: AccountingPeriod) -> CloseCheck:

@@ -101,25 +101,21 @@ def period_history(*, period: AccountingPeriod) -> list[object]:
 
 
 def collections_in_flight(*, period: AccountingPeriod) -> QuerySet[Collection]:
-    """Collections of the period's settlement runs still to be charged: due, or declined and
-    waiting for a retry. An overdue collection (retries exhausted) is a receivable finance
-    chases; it does not hold the month open (its payment, when it comes, is a late receipt)."""
-    start, _ = period_window(period)
-    return Collection.objects.filter(
-        run__period_start=start.date(),
-        status__in=[Collection.Status.DUE, Collection.Status.FAILED],
-    ).order_by("id")
+    """Collections whose off-session charge is under way at Stripe (a PaymentIntent sent,
+    the collection not yet paid nor declined). An unpaid invoice is not money in flight: it
+    stays a receivable, and its payment, whenever it comes, is a late receipt."""
+    return (
+        Collection.objects.filter(status=Collection.Status.DUE)
+        .exclude(payment_intent_id="")
+        .order_by("id")
+    )
 
 
 def payouts_in_flight(*, period: AccountingPeriod) -> QuerySet[Payout]:
-    """Payouts scheduled or sent whose entry would fall in the period: those funded by the
-    period's runs, and on-demand payouts (no run) created in it."""
-    start, end = period_window(period)
-    return Payout.objects.filter(
-        Q(run__period_start=start.date())
-        | Q(run__isnull=True, created_at__gte=start, created_at__lt=end),
-        status__in=Payout.OPEN_STATUSES,
-    ).order_by("id")
+    """Payouts created by the end of the period whose transfer is not confirmed yet
+    (scheduled or sent)."""
+    _, end = period_window(period)
+    return Payout.objects.filter(status__in=Payout.OPEN_STATUSES, created_at__lt=end).order_by("id")
 
 
 def refunds_in_flight(*, period: AccountingPeriod) -> QuerySet[StripeRefund]:

@@ -274,6 +274,19 @@ CHROMIUM_ARGS = [
 ]
 
 
+def csp_violations_recorded(page: Any) -> list[str]:
+    """Every Content-Security-Policy violation the page reports from now on (Chromium logs
+    each one to the console as an error), for the test to assert there are none."""
+    violations: list[str] = []
+
+    def record(message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", record)
+    return violations
+
+
 @pytest.fixture(scope="session")
 def chromium():
     from playwright.sync_api import sync_playwright

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import csp_violations_recorded
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between
 # page actions are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -26,6 +28,7 @@ def page(chromium, live_server, request):
     )
     context.set_default_timeout(15_000)
     page = context.new_page()
+    violations = csp_violations_recorded(page)
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -33,6 +36,7 @@ def page(chromium, live_server, request):
         out.mkdir(exist_ok=True)
         page.screenshot(path=str(out / f"{request.node.name}.png"), full_page=True)
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -186,7 +186,8 @@ def test_finance_user_settles_reconciles_resolves_closes_and_exports(
     # Close the month.
     page.goto(f"/finance/periods/{label}/")
     expect(page.get_by_test_id("close-check")).to_have_count(8)
-    expect(page.locator("[data-testid=close-check][data-passed=false]")).to_have_count(0)
+    failing = page.locator("[data-testid=close-check][data-passed=false]")
+    assert failing.count() == 0, failing.all_inner_texts()
     page.get_by_test_id("close-period").click()
     expect(page.get_by_test_id("period-status")).to_have_text("closed")
 

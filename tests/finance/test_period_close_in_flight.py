@@ -76,6 +76,9 @@ def test_money_in_flight_for_the_month_holds_it_open(emulated_stripe, finance_us
     collection = Collection.objects.create(
         licensee=licensee, run=run, currency="USD", amount_due_minor=4_800
     )
+    # An invoice merely unpaid does not hold the month: its payment would be a late receipt.
+    assert _checks(period)["Collection payments confirmed"][0] is True
+    Collection.objects.filter(pk=collection.pk).update(payment_intent_id="pi_march")
     payout = Payout.objects.create(
         holder=holder,
         run=run,
@@ -84,6 +87,7 @@ def test_money_in_flight_for_the_month_holds_it_open(emulated_stripe, finance_us
         idempotency_key="payout:test:march",
         destination_account_id="acct_test",
     )
+    Payout.objects.filter(pk=payout.pk).update(created_at=MARCH_NOON)  # sent in March
     payment = StripePayment.objects.create(
         organisation=licensee,
         stripe_charge_id="ch_march",
@@ -118,13 +122,14 @@ def test_money_in_flight_for_the_month_holds_it_open(emulated_stripe, finance_us
 
     checks = _checks(period)
     assert checks["Period has ended"][0] is True
-    assert checks["Collections settled"] == (
+    assert checks["Collection payments confirmed"] == (
         False,
-        f"1 collection(s) of 2026-03's runs not paid: #{collection.pk} due.",
+        f"1 collection payment(s) under way at Stripe: #{collection.pk} pi_march.",
     )
     assert checks["Payouts settled"] == (
         False,
-        f"1 payout(s) for 2026-03 scheduled or sent: #{payout.pk} scheduled.",
+        f"1 payout(s) created by the end of 2026-03 still scheduled or sent: "
+        f"#{payout.pk} scheduled.",
     )
     assert checks["Refunds settled"] == (
         False,
@@ -136,7 +141,7 @@ def test_money_in_flight_for_the_month_holds_it_open(emulated_stripe, finance_us
     )
     with pytest.raises(PeriodCloseError) as refused:
         period_close_with_checks(period=period, actor=finance_user)
-    for name in ("Collections settled", "Payouts settled", "Refunds settled", "Stripe events"):
+    for name in ("Collection payments", "Payouts settled", "Refunds settled", "Stripe events"):
         assert name in str(refused.value)
 
     Collection.objects.filter(pk=collection.pk).update(
@@ -146,8 +151,14 @@ def test_money_in_flight_for_the_month_holds_it_open(emulated_stripe, finance_us
     StripeRefund.objects.filter(pk=refund.pk).update(status="succeeded")
     StripeEvent.objects.filter(pk=event.pk).update(status=StripeEvent.Status.PROCESSED)
     checks = _checks(period)
-    assert checks["Collections settled"] == (True, "Every collection of 2026-03's runs is paid.")
-    assert checks["Payouts settled"] == (True, "No payout for 2026-03 is scheduled or sent.")
+    assert checks["Collection payments confirmed"] == (
+        True,
+        "No collection payment is waiting for Stripe's answer.",
+    )
+    assert checks["Payouts settled"] == (
+        True,
+        "No payout created by the end of 2026-03 is scheduled or sent.",
+    )
     assert checks["Refunds settled"] == (True, "No refund of 2026-03 is pending at Stripe.")
     assert checks["Stripe events processed"] == (
         True,
@@ -170,4 +181,4 @@ def test_the_period_page_and_the_api_show_the_new_checks(finance_user, client):
     (row,) = [p for p in response.json()["results"] if p["period_label"] == "2026-03"]
     names = [check["name"] for check in row["checks"]]
     assert names[0] == "Period has ended"
-    assert {"Collections settled", "Payouts settled", "Refunds settled"} <= set(names)
+    assert {"Collection payments confirmed", "Payouts settled", "Refunds settled"} <= set(names)

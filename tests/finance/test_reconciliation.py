@@ -156,7 +156,7 @@ def test_three_discrepancies_are_found_resolved_and_the_period_closes(
     assert checks == {
         "Period has ended": False,
         "Settlement runs complete": True,
-        "Collections settled": True,
+        "Collection payments confirmed": True,
         "Payouts settled": True,
         "Refunds settled": True,
         "Stripe events processed": True,
