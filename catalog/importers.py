@@ -137,6 +137,15 @@ def work_import_create(
     if catalogue.owner_id not in actor.organisation_ids:
         raise PermissionDenied("Only the catalogue owner's organisation can import works.")
     name = os.path.basename(getattr(upload, "name", "") or "works")
+    size = getattr(upload, "size", None)
+    limit = settings.CATALOGUE_IMPORT_MAX_BYTES
+    if size is not None and size > limit:
+        raise ValidationError(
+            {
+                "file": f"The file is {size:,} bytes; a catalogue file may be at most "
+                f"{limit:,} bytes ({limit // (1024 * 1024)} MiB). Split it and import the parts."
+            }
+        )
     chosen = file_format or format_for(name)
     if chosen not in WorkImport.Format.values:
         raise ValidationError(
@@ -859,7 +868,7 @@ def _finish_rejected(work_import: WorkImport, cursor: Any, rows_total: int) -> W
     problems, bad_rows = _problem_count(cursor)
     with transaction.atomic():
         _keep_problems(cursor, work_import)
-        return _transition(
+        rejected = _transition(
             work_import.pk,
             WorkImport.reject,
             rows_total=rows_total,
@@ -868,6 +877,8 @@ def _finish_rejected(work_import: WorkImport, cursor: Any, rows_total: int) -> W
             finished_at=clock.now(),
             failure_reason=f"{problems} problem(s) in {bad_rows} row(s); nothing was imported.",
         )
+    _discard_file(rejected)
+    return rejected
 
 
 def _reject_file(work_import: WorkImport, rejected: FileRejected) -> WorkImport:
@@ -879,7 +890,7 @@ def _reject_file(work_import: WorkImport, rejected: FileRejected) -> WorkImport:
             column=rejected.column,
             reason=rejected.reason,
         )
-        return _transition(
+        rejected_import = _transition(
             work_import.pk,
             WorkImport.reject,
             rows_invalid=1,
@@ -887,6 +898,17 @@ def _reject_file(work_import: WorkImport, rejected: FileRejected) -> WorkImport:
             finished_at=clock.now(),
             failure_reason=rejected.reason,
         )
+    _discard_file(rejected_import)
+    return rejected_import
+
+
+def _discard_file(work_import: WorkImport) -> None:
+    """A rejected or failed import's file is deleted: its problems say what to fix, and a
+    retry is a new upload. Nothing of the file is kept on disk."""
+    name = str(work_import.file.name or "")
+    if name:
+        work_import.file.storage.delete(name)
+        log.info("work_import.file_deleted", import_id=work_import.pk)
 
 
 def work_import_run(*, import_id: int) -> WorkImport:
@@ -930,6 +952,7 @@ def _fail(import_id: int, reason: str) -> bool:
         work_import.finished_at = clock.now()
         work_import.failure_reason = safe_message(reason)
         work_import.save()
+    _discard_file(work_import)
     return True
 
 

@@ -303,6 +303,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # An import (catalogue works) still unfinished this many seconds after it was started (or
 # queued) is failed by the watchdog with a reason. Longer than the broker's visibility timeout,
 # so a task lost with its worker has been redelivered and restarted (which restamps it) first.
+# Upload limits (bytes): a larger catalogue file is refused before it is stored, a larger
+# usage report body (as sent, gzip or not) answers 413 with nothing stored.
+CATALOGUE_IMPORT_MAX_BYTES = env_int("CATALOGUE_IMPORT_MAX_BYTES", 64 * 1024 * 1024)
+USAGE_REPORT_MAX_BYTES = env_int("USAGE_REPORT_MAX_BYTES", 512 * 1024 * 1024)
 IMPORT_WATCHDOG_TIMEOUT_SECONDS = env_int("IMPORT_WATCHDOG_TIMEOUT_SECONDS", 3 * 3600)
 CELERY_BEAT_SCHEDULE["fail-stuck-imports"] = {
     "task": "catalog.tasks.work_imports_fail_stuck_task",

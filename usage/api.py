@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -23,7 +24,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.base import TenantScopedGenericViewSet, TenantScopedMixin
-from accounts.api.problems import PROBLEM_CONTENT_TYPE, Conflict, Unprocessable, problem_body
+from accounts.api.problems import (
+    PROBLEM_CONTENT_TYPE,
+    Conflict,
+    PayloadTooLarge,
+    Unprocessable,
+    problem_body,
+)
 from accounts.models import ApiKey, User
 from accounts.tenancy import Principal
 from marketplace.models import Agreement
@@ -200,7 +207,7 @@ class AgreementUsageReportsView(TenantScopedMixin, mixins.ListModelMixin, generi
                 agreement=agreement,
                 report_id=parameters.validated_data["report_id"],
                 period_start=parameters.validated_data["period"],
-                content=request.stream or io.BytesIO(),
+                content=_bounded_body(request),
                 content_format=content_format,
                 partial=parameters.validated_data["partial"],
                 replace_with_empty=parameters.validated_data["replace_with_empty"],
@@ -225,6 +232,24 @@ class AgreementUsageReportsView(TenantScopedMixin, mixins.ListModelMixin, generi
             UsageReportSerializer(submission.report).data,
             status=status.HTTP_201_CREATED if submission.created else status.HTTP_200_OK,
         )
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"A usage report body may be at most {limit:,} bytes as sent; split the month into "
+        "several reports (one per agreement and report id) or gzip it."
+    )
+
+
+def _bounded_body(request: Request) -> IO[bytes]:
+    """The body, refused (413, nothing stored) when its declared length is over the limit.
+    Django reads exactly Content-Length bytes of a request body (none without one), so the
+    declared length is the size."""
+    limit = settings.USAGE_REPORT_MAX_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    return request.stream or io.BytesIO()
 
 
 def _content_format(request: Request) -> ContentFormat:

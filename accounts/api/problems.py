@@ -52,6 +52,14 @@ class Unprocessable(exceptions.APIException):
         self.extra = extra  # more members of the problem document (RFC 9457 extensions)
 
 
+class PayloadTooLarge(exceptions.APIException):
+    """413: the body is over the endpoint's limit; nothing was stored."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
 _TITLES = {
     400: "Invalid request",
     401: "Authentication required",
@@ -60,6 +68,7 @@ _TITLES = {
     405: "Method not allowed",
     406: "Not acceptable",
     409: "Conflict",
+    413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable request",
     429: "Too many requests",

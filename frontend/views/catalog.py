@@ -582,8 +582,9 @@ def confirm_work(request: HttpRequest, pk: int) -> HttpResponse:
 def import_create(request: HttpRequest, pk: int) -> HttpResponse:
     principal = principal_for_request(request)
     catalogue = _catalogue_or_404(principal, pk)
-    form = ImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"  # a form of only a file has an empty request.POST
+    form = ImportForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
         try:
             work_import = importers.work_import_create(
                 catalogue=catalogue,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -46,6 +47,17 @@ class UsageUploadForm(forms.Form):
         help_text="Header row, then one line per work and metric; gzip (.csv.gz) accepted.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.gz,text/csv"}),
     )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = settings.USAGE_REPORT_MAX_BYTES
+        if upload is not None and upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {upload.size:,} bytes; a report may be at most {limit:,} bytes. "
+                "Gzip it, or split the month into several reports."
+            )
+        return upload
+
     partial = forms.BooleanField(
         required=False,
         label="Store the good lines even if some are bad",
