@@ -11,8 +11,10 @@ class DomainError(Exception):
     # failed, e.g. Stripe, which stays a server error.
     client_fault = True
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *args: object, code: str | None = None) -> None:
+        # *args: Django's ValidationError, a second base of some domain errors, passes its
+        # code and params on positionally (and then sets message and code itself).
+        super().__init__(message, *args)
         self.message = message
         if code:
             self.code = code

@@ -70,6 +70,7 @@ from accounts.selectors import (
     platform_finance_user_check,
 )
 from core import clock
+from core.errors import DomainError
 from core.tasks import task_queue
 from finance.bank_payouts import bank_payout_record
 from finance.models import (
@@ -114,7 +115,12 @@ STRIPE_BALANCE_LEGS = Q(account__code=AccountCode.STRIPE_FEES) | Q(
 see ``finance.bank_payouts``) and Stripe's fees."""
 
 
-class ReconciliationError(ValidationError):
+class ReconciliationError(ValidationError, DomainError):
+    """A reconciliation step the rules refuse (see ``ledger.services.LedgerError``)."""
+
+    message: str
+    code: str
+
     def __init__(self, message: str, code: str = "reconciliation") -> None:
         super().__init__(message, code=code)
 

@@ -140,6 +140,7 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import Membership, Organisation, User
 from accounts.selectors import platform_finance_require
 from core import clock
+from core.errors import DomainError
 from ledger.models import (
     ACCOUNT_KIND_BY_CODE,
     CURRENCY_CODE_REGEX,
@@ -166,8 +167,13 @@ _EXISTING_TABLE = "ledger_bulk_existing"
 # --- Errors --------------------------------------------------------------------------------
 
 
-class LedgerError(ValidationError):
-    """A posting or period change the ledger refuses; the message says why."""
+class LedgerError(ValidationError, DomainError):
+    """A posting or period change the ledger refuses; the message says why. A Django
+    ValidationError (forms and the API show it by the field) and a DomainError (one base for
+    every rule the domain enforces; ValidationError already gives it ``message`` and ``code``)."""
+
+    message: str
+    code: str
 
     error_code = "ledger"
 

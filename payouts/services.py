@@ -26,6 +26,7 @@ from django.db.models import Sum
 
 from accounts.models import Organisation, User
 from core import clock
+from core.errors import DomainError
 from core.money import UnknownCurrencyError, currency_exponent
 from core.tasks import task_queue
 from ledger.models import AccountCode, EntryKind, JournalEntry, JournalLeg
@@ -48,8 +49,12 @@ logger = structlog.get_logger(__name__)
 _HOLDER_LOCK_NAMESPACE = 7_007
 
 
-class PayoutError(ValidationError):
-    """A payout request the rules refuse; the message says why."""
+class PayoutError(ValidationError, DomainError):
+    """A payout request the rules refuse; the message says why (see ``LedgerError`` for the
+    two bases)."""
+
+    message: str
+    code: str
 
     def __init__(self, message: str, *, code: str = "payout") -> None:
         super().__init__(message, code=code)

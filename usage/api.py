@@ -34,6 +34,7 @@ from accounts.api.problems import (
 from accounts.models import ApiKey, User
 from accounts.tenancy import Principal
 from marketplace.models import Agreement
+from usage import selectors as usage_selectors
 from usage import services as usage
 from usage.ingest import KEPT_ERRORS, ContentFormat, ErrorLog
 from usage.models import UsageReport
@@ -154,12 +155,12 @@ class AgreementUsageReportsView(TenantScopedMixin, mixins.ListModelMixin, generi
     def scoped_queryset(self, principal: Principal) -> QuerySet[UsageReport]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no URL kwargs
             return UsageReport.objects.none()
-        return usage.usage_report_list(principal=principal).filter(
+        return usage_selectors.usage_report_list(principal=principal).filter(
             agreement_id=self.kwargs["agreement_id"]
         )
 
     def _agreement(self) -> Agreement:
-        agreement = usage.agreement_for_usage(
+        agreement = usage_selectors.agreement_for_usage(
             principal=self.principal, agreement_id=self.kwargs["agreement_id"]
         )
         if agreement is None:
@@ -197,7 +198,7 @@ class AgreementUsageReportsView(TenantScopedMixin, mixins.ListModelMixin, generi
     )
     def post(self, request: Request, agreement_id: int) -> Response | StreamingHttpResponse:
         agreement = self._agreement()
-        if not usage.is_licensee(principal=self.principal, agreement=agreement):
+        if not usage_selectors.is_licensee(principal=self.principal, agreement=agreement):
             raise exceptions.PermissionDenied("Only the agreement's licensee reports usage.")
         parameters = UsageReportUploadParameters(data=request.query_params)
         parameters.is_valid(raise_exception=True)
@@ -308,7 +309,7 @@ class UsageReportViewSet(
     filterset_fields = ["agreement", "report_id", "period_start", "is_current", "status"]
 
     def scoped_queryset(self, principal: Principal) -> QuerySet[UsageReport]:
-        return usage.usage_report_list(principal=principal)
+        return usage_selectors.usage_report_list(principal=principal)
 
     @extend_schema(
         summary="Download a report version's stored lines as JSON Lines",
@@ -324,7 +325,7 @@ class UsageReportViewSet(
     def lines(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         report = self.get_object()
         return StreamingHttpResponse(
-            _json_lines(usage.usage_report_lines(report=report)),
+            _json_lines(usage_selectors.usage_report_lines(report=report)),
             content_type="application/x-ndjson",
         )
 

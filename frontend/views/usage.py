@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import User
 from accounts.tenancy import principal_for_request
 from core.spreadsheet import spreadsheet_row
+from usage import selectors as usage_selectors
 from usage import services as usage
 from usage.ingest import ContentFormat
 from usage.models import UsageReport
@@ -84,12 +85,14 @@ class UsageUploadForm(forms.Form):
 @login_required
 def usage_home(request: HttpRequest) -> HttpResponse:
     principal = principal_for_request(request)
-    reports = usage.usage_report_list(principal=principal).order_by("-submitted_at", "-id")
+    reports = usage_selectors.usage_report_list(principal=principal).order_by(
+        "-submitted_at", "-id"
+    )
     return render(
         request,
         "frontend/usage/home.html",
         {
-            "agreements": usage.agreements_reporting_usage(principal=principal)[:50],
+            "agreements": usage_selectors.agreements_reporting_usage(principal=principal)[:50],
             "page": Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page")),
         },
     )
@@ -99,10 +102,10 @@ def usage_home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def agreement_usage(request: HttpRequest, pk: int) -> HttpResponse:
     principal = principal_for_request(request)
-    agreement = usage.agreement_for_usage(principal=principal, agreement_id=pk)
+    agreement = usage_selectors.agreement_for_usage(principal=principal, agreement_id=pk)
     if agreement is None:
         raise Http404
-    can_report = usage.is_licensee(principal=principal, agreement=agreement)
+    can_report = usage_selectors.is_licensee(principal=principal, agreement=agreement)
     form = UsageUploadForm(request.POST or None, request.FILES or None) if can_report else None
     rejected = None
     if request.method == "POST":
@@ -132,7 +135,7 @@ def agreement_usage(request: HttpRequest, pk: int) -> HttpResponse:
                 submission.left_out.close()
                 messages.success(request, _outcome_message(submission))
                 return redirect("frontend:usage-report", pk=submission.report.pk)
-    reports = usage.usage_report_list(principal=principal).filter(agreement=agreement)
+    reports = usage_selectors.usage_report_list(principal=principal).filter(agreement=agreement)
     context = {
         "agreement": agreement,
         "form": form,
@@ -185,8 +188,8 @@ def usage_report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "frontend/usage/report.html",
         {
             "report": report,
-            "totals": usage.usage_report_totals(report=report),
-            "versions": usage.usage_report_versions(report=report),
+            "totals": usage_selectors.usage_report_totals(report=report),
+            "versions": usage_selectors.usage_report_versions(report=report),
         },
     )
 
@@ -197,7 +200,7 @@ def usage_report_lines_csv(request: HttpRequest, pk: int) -> StreamingHttpRespon
     response = StreamingHttpResponse(
         _csv_rows(
             ("line", "work_id", "metric", "quantity", "use"),
-            usage.usage_report_lines(report=report),
+            usage_selectors.usage_report_lines(report=report),
         ),
         content_type="text/csv",
     )
@@ -208,19 +211,26 @@ def usage_report_lines_csv(request: HttpRequest, pk: int) -> StreamingHttpRespon
 
 @login_required
 def usage_template_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    agreement = usage.agreement_for_usage(principal=principal_for_request(request), agreement_id=pk)
+    agreement = usage_selectors.agreement_for_usage(
+        principal=principal_for_request(request), agreement_id=pk
+    )
     if agreement is None:
         raise Http404
     header = ("work_id", "metric", "quantity", "currency")
     response = StreamingHttpResponse(
-        _csv_rows(header, usage.usage_template_rows(agreement=agreement)), content_type="text/csv"
+        _csv_rows(header, usage_selectors.usage_template_rows(agreement=agreement)),
+        content_type="text/csv",
     )
     response["Content-Disposition"] = f'attachment; filename="usage-agreement-{agreement.pk}.csv"'
     return response
 
 
 def _visible_report(request: HttpRequest, pk: int) -> UsageReport:
-    report = usage.usage_report_list(principal=principal_for_request(request)).filter(pk=pk).first()
+    report = (
+        usage_selectors.usage_report_list(principal=principal_for_request(request))
+        .filter(pk=pk)
+        .first()
+    )
     if report is None:
         raise Http404
     return report

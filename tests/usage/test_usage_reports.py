@@ -20,11 +20,11 @@ from marketplace.models import Agreement
 from tests.money.factories import license_another_work, submit_usage, usage_world
 from usage.ingest import ContentFormat
 from usage.models import UsageLine, UsageReport
+from usage.selectors import usage_report_lines
 from usage.services import (
     UsageReportConflict,
     UsageReportNeedsConfirmation,
     UsageReportRejected,
-    usage_report_lines,
     usage_report_submit,
 )
 
