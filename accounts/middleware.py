@@ -11,7 +11,11 @@ from urllib.parse import urlsplit
 import structlog
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from accounts.roles import read_only
+from accounts.tenancy import principal_for_user
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 log = structlog.get_logger(__name__)
@@ -126,3 +130,24 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         update["form-action"] = [*update.get("form-action", []), *stripe_hosted_origins()]
         parts.update = update
         return parts
+
+
+class ViewersOnlyReadMiddleware:
+    """The pages' side of ``accounts.api.permissions.ViewersOnlyRead``: a person who is a viewer
+    in every organisation gets 403 for any form they post (signing out excepted). The API
+    checks in DRF, where API keys are known."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            and not request.path.startswith(("/api/", "/logout/", "/login/", "/stripe/"))
+            and getattr(request, "user", None) is not None
+            and request.user.is_authenticated
+        ) and read_only(principal=principal_for_user(request.user)):
+            raise PermissionDenied(
+                "Viewers have read-only access: ask an owner or an admin to change your role."
+            )
+        return self.get_response(request)

@@ -97,8 +97,12 @@ class Organisation(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
+        """What each may do: ``accounts.roles.ROLE_MATRIX`` (and the README's table)."""
+
         OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
         MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer (read only)"
         FINANCE = "finance", "Finance"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
@@ -129,7 +133,16 @@ class ApiKey(models.Model):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="api_keys"
     )
+
+    class Role(models.TextChoices):
+        """A key acts in one role, chosen when it is created (``accounts.roles``)."""
+
+        ADMIN = "admin", "Admin (binding acts too)"
+        MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer (read only)"
+
     name = models.CharField(max_length=100)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     prefix = models.CharField(max_length=8, unique=True, help_text="Visible part of the key.")
     secret_hash = models.CharField(max_length=64)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")

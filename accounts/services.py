@@ -7,10 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.models import ApiKey, Invitation, Membership, Organisation, User
+from accounts.roles import Act, organisation_act_require
+from accounts.tenancy import principal_for_user
 from core import clock
 
 API_KEY_PREFIX = "trk_"
@@ -84,6 +87,17 @@ class IssuedInvitation:
 def invitation_create(
     *, organisation: Organisation, email: str, role: str, invited_by: User | None
 ) -> IssuedInvitation:
+    """Invite a person into ``organisation`` with ``role``. The inviter must be an owner or an
+    admin there, and only an owner may make another owner (``invited_by`` None: the system)."""
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": f"A role is one of {', '.join(Membership.Role.values)}."})
+    if invited_by is not None:
+        inviter = principal_for_user(invited_by)
+        organisation_act_require(
+            principal=inviter, organisation_id=organisation.pk, act=Act.MEMBERS_AND_KEYS
+        )
+        if role == Membership.Role.OWNER and organisation.pk not in inviter.owner_organisation_ids:
+            raise PermissionDenied("Only an owner may make another owner.")
     token = secrets.token_urlsafe(24)
     invitation = Invitation.objects.create(
         organisation=organisation,
@@ -138,13 +152,22 @@ class IssuedApiKey:
 
 
 def api_key_create(
-    *, organisation: Organisation, name: str, created_by: User | None
+    *,
+    organisation: Organisation,
+    name: str,
+    created_by: User | None,
+    role: str = ApiKey.Role.MEMBER,
 ) -> IssuedApiKey:
+    """A new key acting for ``organisation`` in ``role`` (``accounts.roles``: an admin key may
+    accept offers and change consent, prices and payout settings; a viewer key only reads)."""
+    if role not in ApiKey.Role.values:
+        raise ValidationError({"role": f"A key's role is one of {', '.join(ApiKey.Role.values)}."})
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32).replace("-", "A").replace("_", "B")
     api_key = ApiKey.objects.create(
         organisation=organisation,
         name=name,
+        role=role,
         prefix=prefix,
         secret_hash=_hash_secret(secret),
         created_by=created_by,

@@ -28,6 +28,10 @@ class Principal:
     api_key: ApiKey | None = None
     finance_organisation_ids: frozenset[int] = field(default_factory=frozenset)
     owner_organisation_ids: frozenset[int] = field(default_factory=frozenset)
+    # Organisation id → the person's roles there (accounts.roles says what each may do).
+    roles_by_organisation: dict[int, frozenset[str]] = field(
+        default_factory=dict, hash=False, compare=False
+    )
 
     @property
     def identity(self) -> str:
@@ -60,11 +64,26 @@ def principal_for_user(user: Any, *, api_key: ApiKey | None = None) -> Principal
     if user is None or not user.is_authenticated:
         return ANONYMOUS
     rows = list(user.memberships.values_list("organisation_id", "role"))
+    roles: dict[int, set[str]] = {}
+    for org, role in rows:
+        roles.setdefault(org, set()).add(role)
     return Principal(
         organisation_ids=frozenset(org for org, _ in rows),
         user=user,
         finance_organisation_ids=frozenset(org for org, role in rows if role == "finance"),
         owner_organisation_ids=frozenset(org for org, role in rows if role == "owner"),
+        roles_by_organisation={org: frozenset(found) for org, found in roles.items()},
+    )
+
+
+def principal_for_organisations(*organisation_ids: int, role: str = "owner") -> Principal:
+    """The system acting for these organisations in ``role`` (an import it runs on the
+    uploader's behalf, the demo seed): no person, no key."""
+    ids = frozenset(organisation_ids)
+    return Principal(
+        organisation_ids=ids,
+        owner_organisation_ids=ids if role == "owner" else frozenset(),
+        roles_by_organisation={org: frozenset({role}) for org in ids},
     )
 
 

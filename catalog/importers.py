@@ -47,7 +47,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Q
 
 from accounts.models import ApiKey
-from accounts.tenancy import Principal, principal_for_user
+from accounts.tenancy import Principal, principal_for_organisations, principal_for_user
 from catalog.identifiers import MATCHING_SCHEMES, SCHEME_LABELS, URL
 from catalog.models import (
     BASIS_POINTS_TOTAL,
@@ -851,7 +851,7 @@ def _actor_for(work_import: WorkImport) -> Principal:
         return principal_for_user(None, api_key=api_key)
     if work_import.created_by is not None:
         return principal_for_user(work_import.created_by)
-    return Principal(organisation_ids=frozenset({work_import.catalogue.owner_id}))
+    return principal_for_organisations(work_import.catalogue.owner_id)
 
 
 def _transition(import_id: int, change: Callable[[WorkImport], None], **fields: Any) -> WorkImport:

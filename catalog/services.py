@@ -22,6 +22,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from accounts.models import Organisation
+from accounts.roles import Act, organisation_act_require
 from accounts.tenancy import Principal
 from catalog.identifiers import MATCHING_SCHEMES, SCHEME_LABELS
 from catalog.models import (
@@ -68,6 +69,17 @@ def _via(actor: Principal) -> str:
 def _require_owner(actor: Principal, catalogue: Catalogue) -> None:
     if catalogue.owner_id not in actor.organisation_ids:
         raise PermissionDenied("Only the catalogue owner's organisation can change this.")
+
+
+def _require_consent_and_prices(actor: Principal, catalogue: Catalogue) -> None:
+    """Consent and listed terms bind the owner: its owners and admins only."""
+    _require_owner(actor, catalogue)
+    organisation_act_require(
+        principal=actor,
+        organisation_id=catalogue.owner_id,
+        act=Act.CONSENT_AND_PRICES,
+        name=catalogue.owner.name,
+    )
 
 
 # --- Catalogues ------------------------------------------------------------------------------
@@ -391,7 +403,7 @@ def work_consent_set(
 ) -> dict[str, bool | None]:
     """Set a work's own consent per use: True/False, or None to follow the catalogue default.
     Withdrawing stops new offers and licences at once; signed licences run to their end."""
-    _require_owner(actor, work.catalogue)
+    _require_consent_and_prices(actor, work.catalogue)
     with history_context(actor, via=_via(actor)):
         _set_consents(actor=actor, work=work, consents=consents)
     own = dict(work.consents.values_list("use", "granted"))
@@ -403,7 +415,7 @@ def catalogue_consent_set(
     *, catalogue: Catalogue, consents: Mapping[str, bool], actor: Principal
 ) -> dict[str, bool]:
     """Set the catalogue's default consent per use (what works without their own row follow)."""
-    _require_owner(actor, catalogue)
+    _require_consent_and_prices(actor, catalogue)
     with history_context(actor, via=_via(actor)):
         _set_consents(actor=actor, catalogue=catalogue, consents=consents)
     granted = dict(catalogue.consents.values_list("use", "granted"))
@@ -414,7 +426,7 @@ def catalogue_consent_set(
 def consent_delete(*, consent: Consent, actor: Principal) -> None:
     """Remove a consent row: a work then follows its catalogue; a catalogue grants nothing."""
     catalogue = consent.catalogue or consent.work.catalogue  # type: ignore[union-attr]
-    _require_owner(actor, catalogue)
+    _require_consent_and_prices(actor, catalogue)
     with history_context(actor, via=_via(actor)):
         consent.delete()
 
@@ -428,7 +440,7 @@ def licence_terms_set(
 ) -> LicenceTerms:
     """Create or change the catalogue's default terms, or a work's override of them. Fields not
     given keep their value (a new override starts from the catalogue default)."""
-    _require_owner(actor, catalogue)
+    _require_consent_and_prices(actor, catalogue)
     if work is not None and work.catalogue_id != catalogue.pk:
         raise ValidationError({"work": "The work is not in this catalogue."})
     cleaned = pricing_terms_clean(values)
@@ -455,5 +467,5 @@ def licence_terms_set(
 @transaction.atomic
 def licence_terms_delete(*, terms: LicenceTerms, actor: Principal) -> None:
     """Remove terms: a work's override falls back to the catalogue default."""
-    _require_owner(actor, terms.catalogue)
+    _require_consent_and_prices(actor, terms.catalogue)
     terms.delete()

@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.middleware.ViewersOnlyReadMiddleware",
     "accounts.idempotency.IdempotencyMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lock-out page.
     "axes.middleware.AxesMiddleware",
@@ -231,7 +232,10 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.api.permissions.ViewersOnlyRead",
+    ],
     "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -469,5 +473,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: igno
     {
         "WorkKindEnum": "catalog.models.Work.Kind",
         "RightsShareRoleEnum": "catalog.models.RightsShare.Role",
+        "MembershipRoleEnum": "accounts.models.Membership.Role",
+        "ApiKeyRoleEnum": "accounts.models.ApiKey.Role",
     }
 )

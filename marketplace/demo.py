@@ -10,7 +10,7 @@ import structlog
 from django.conf import settings
 
 from accounts.models import Organisation
-from accounts.tenancy import Principal
+from accounts.tenancy import Principal, principal_for_organisations
 from catalog.models import AiUse, Catalogue
 from catalog.selectors import licensable_works
 from marketplace.checkout import checkout_attempt_start, checkout_session_settle
@@ -26,7 +26,7 @@ OPEN_OPENING = "Could we license these works for our assistant as well, for two 
 
 
 def _acting_for(organisation: Organisation) -> Principal:
-    return Principal(organisation_ids=frozenset({organisation.pk}))
+    return principal_for_organisations(organisation.pk)
 
 
 def _opened_with(licensee: Organisation, message: str) -> Offer | None:

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from accounts.models import Organisation
+from accounts.roles import Act, organisation_act_require
 from accounts.tenancy import Principal
 from catalog.models import BASIS_POINTS_TOTAL, Catalogue, Work
 from catalog.selectors import licensable_works, works_not_licensable
@@ -391,6 +392,10 @@ def offer_accept(*, principal: Principal, offer: Offer, version: int) -> Agreeme
     once when there is no upfront fee to pay)."""
     offer = _locked_open_offer(offer.pk, version=version)
     party = _answering_party(offer, principal)
+    accepting = offer.licensee if party == Party.LICENSEE else offer.licensor
+    organisation_act_require(
+        principal=principal, organisation_id=accepting.pk, act=Act.ACCEPT_OFFER, name=accepting.name
+    )
     accepted = offer_latest_version(offer=offer)
     _check_licensable(offer_version_work_ids(version=accepted), accepted.permitted_uses)
     agreement = agreement_create_from_offer(offer=offer, version=accepted)

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Organisation
+from accounts.roles import Act, organisation_act_allowed
 from accounts.tenancy import Principal
 from core import clock
 from payments import gateway
@@ -70,7 +71,7 @@ class PayoutSetup:
 
     organisation: Organisation
     account: StripeConnectedAccount | None
-    can_manage: bool  # owners and finance members may start or resume onboarding
+    can_manage: bool  # accounts.roles.Act.PAYOUT_SETTINGS: owners, admins, finance members
 
     @property
     def state(self) -> str:
@@ -105,9 +106,12 @@ def payout_setup_for(*, principal: Principal, organisation_id: int | None = None
     if organisation is None:
         raise Organisation.DoesNotExist("No payee organisation for this person.")
     account = StripeConnectedAccount.objects.filter(organisation=organisation).first()
-    managers = principal.owner_organisation_ids | principal.finance_organisation_ids
     return PayoutSetup(
-        organisation=organisation, account=account, can_manage=organisation.pk in managers
+        organisation=organisation,
+        account=account,
+        can_manage=organisation_act_allowed(
+            principal=principal, organisation_id=organisation.pk, act=Act.PAYOUT_SETTINGS
+        ),
     )
 
 

@@ -65,14 +65,17 @@ def _organisation_id(raw: Any) -> int | None:
 
 def _payee(request: Request, organisation_id: int | None, *, manage: bool = False) -> PayoutSetup:
     """The caller's payee organisation (the one named, or its first), 404 when it has none;
-    ``manage``: only owners and finance members (or the organisation's API key) may act."""
+    ``manage``: only who may change payout settings (``accounts.roles``) may act."""
     principal = principal_for_request(request)
     try:
         setup = payout_setup_for(principal=principal, organisation_id=organisation_id)
     except Organisation.DoesNotExist as error:
         raise NotFound("No rights holder organisation of yours here.") from error
-    if manage and not (setup.can_manage or principal.api_key is not None):
-        raise PermissionDenied("Only an owner or a finance member of the organisation may.")
+    if manage and not setup.can_manage:
+        raise PermissionDenied(
+            "Only an owner, an admin or a finance member of the organisation (or an admin "
+            "API key) may change its payout settings."
+        )
     return setup
 
 

@@ -45,8 +45,11 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.OWNER
 
 
-def api_key_for(organisation: Organisation) -> str:
-    return api_key_create(organisation=organisation, name="test", created_by=None).plaintext
+def api_key_for(organisation: Organisation, role: str = ApiKey.Role.ADMIN) -> str:
+    """A key of the organisation; admin unless said (the tests' machine clients act fully)."""
+    return api_key_create(
+        organisation=organisation, name="test", created_by=None, role=role
+    ).plaintext
 
 
 # model -> callable(organisation) returning an instance only that organisation may see.

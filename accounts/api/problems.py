@@ -114,7 +114,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
+        # The service's reason (who may do this) is for the caller, who is already one of the
+        # organisation's: it reveals nothing a 404 would hide.
+        exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DomainError) and exc.client_fault:
         # A rule refused the request and no view mapped it more precisely: 422 with its code.
         exc = Unprocessable(exc.message, code=exc.code)

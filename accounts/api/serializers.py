@@ -62,6 +62,7 @@ class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
             "id",
             "organisation",
             "name",
+            "role",
             "prefix",
             "display",
             "created_at",
@@ -78,6 +79,12 @@ class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
 class ApiKeyCreateSerializer(serializers.Serializer[None]):
     organisation = serializers.IntegerField(help_text="Organisation the key acts for.")
     name = serializers.CharField(max_length=100)
+    role = serializers.ChoiceField(
+        choices=ApiKey.Role.choices,
+        default=ApiKey.Role.MEMBER,
+        help_text="What the key may do (the README's role table): admin keys may also accept "
+        "offers and change consent, prices and payout settings; viewer keys only read.",
+    )
 
 
 class ApiKeyIssuedSerializer(ApiKeySerializer):

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +22,7 @@ from accounts.api.serializers import (
     OrganisationSerializer,
 )
 from accounts.models import ApiKey, Membership, Organisation, User
+from accounts.roles import Act, organisation_act_require
 from accounts.tenancy import Principal
 
 
@@ -53,7 +54,8 @@ class MembershipViewSet(TenantScopedReadOnlyViewSet):
 
 
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedGenericViewSet):
-    """Organisation API keys. Only an organisation's owners may create or revoke its keys."""
+    """Organisation API keys, each acting in the role chosen at creation (admin, member or
+    viewer). Only an organisation's owners and admins may create or revoke its keys."""
 
     serializer_class = ApiKeySerializer
     filterset_fields = ["organisation"]
@@ -64,8 +66,9 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
     def _require_owner(self, organisation_id: int) -> None:
         if organisation_id not in self.principal.organisation_ids:
             raise NotFound("No such organisation.")
-        if organisation_id not in self.principal.owner_organisation_ids:
-            raise PermissionDenied("Only an owner of the organisation can manage its API keys.")
+        organisation_act_require(
+            principal=self.principal, organisation_id=organisation_id, act=Act.MEMBERS_AND_KEYS
+        )
 
     @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyIssuedSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -76,6 +79,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             organisation=Organisation.objects.get(pk=payload.validated_data["organisation"]),
             name=payload.validated_data["name"],
             created_by=request.user if isinstance(request.user, User) else None,
+            role=payload.validated_data["role"],
         )
         data = ApiKeySerializer(issued.api_key).data | {"secret": issued.plaintext}
         response = Response(data, status=status.HTTP_201_CREATED)

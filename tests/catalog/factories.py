@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organisation
-from accounts.tenancy import Principal
+from accounts.tenancy import Principal, principal_for_organisations
 from catalog.models import Catalogue, Consent, LicenceTerms, RightsShare, Work, WorkImport
 from tests.factories import FACTORY_FOR_MODEL, OrganisationFactory
 
@@ -28,7 +28,7 @@ def isbn13(n: int) -> str:
 
 def acting_for(*organisations: Organisation) -> Principal:
     """The principal an API key of these organisations would be."""
-    return Principal(organisation_ids=frozenset(o.pk for o in organisations))
+    return principal_for_organisations(*(o.pk for o in organisations))
 
 
 class CatalogueFactory(factory.django.DjangoModelFactory):

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organisation
-from accounts.tenancy import Principal
+from accounts.tenancy import Principal, principal_for_organisations
 from catalog.models import Catalogue, Consent, LicenceTerms, RightsShare, Work
 from marketplace.models import Agreement, Notification, Offer
 from marketplace.negotiation import offer_accept, offer_request
@@ -26,7 +26,7 @@ _sequence = itertools.count(1)
 
 def acting_for(organisation: Organisation) -> Principal:
     """A principal acting for one organisation, as its API key would."""
-    return Principal(organisation_ids=frozenset({organisation.pk}))
+    return principal_for_organisations(organisation.pk)
 
 
 def sha256_for(label: str) -> str:
