@@ -93,6 +93,7 @@ bench: install db
 	@echo "machine: $$(nproc) cores, $$(free -g | awk '/Mem:/{print $$2}') GiB RAM, $$(uname -m), Python $$($(PY) -c 'import platform; print(platform.python_version())')"
 	$(MANAGE) bench_import
 	$(MANAGE) bench_ingest
+	$(MANAGE) bench_ledger
 	$(MANAGE) bench_settlement
 	$(MANAGE) bench_payouts --payouts 10000 --holders 1000 --rate 25
 

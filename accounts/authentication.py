@@ -18,6 +18,8 @@ class ApiKeyUser(AnonymousUser):
         self.api_key = api_key
 
     @property
+    # django-stubs declares these as attributes of AbstractBaseUser; Django itself reads them
+    # as properties (as on AnonymousUser), which mypy calls an incompatible override.
     def is_authenticated(self) -> bool:  # type: ignore[override]
         return True
 

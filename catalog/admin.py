@@ -4,6 +4,8 @@ changes go through catalog.services, which checks them and records who made them
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from catalog.models import Catalogue, Consent, LicenceTerms, RightsShare, Work, WorkImport
 
@@ -15,7 +17,7 @@ class RightsShareInline(admin.TabularInline):
     fields = ("holder", "role", "share_bp", "confirmed_at", "confirmed_by")
     readonly_fields = ("holder", "role", "share_bp", "confirmed_at", "confirmed_by")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -26,7 +28,7 @@ class ConsentInline(admin.TabularInline):
     fields = ("use", "granted", "updated_at", "updated_by")
     readonly_fields = ("use", "granted", "updated_at", "updated_by")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 

@@ -39,6 +39,7 @@ class WorkSearchDocument(models.Func):
     def __init__(self, title: Any, metadata: Any) -> None:
         super().__init__(title, metadata)
 
+    # Func.as_sql also takes function/template/arg_joiner, which this expression never uses.
     def as_sql(  # type: ignore[override]
         self, compiler: Any, connection: Any, **extra: Any
     ) -> tuple[str, list[Any]]:

@@ -425,7 +425,11 @@ def catalogue_consent_set(
 @transaction.atomic
 def consent_delete(*, consent: Consent, actor: Principal) -> None:
     """Remove a consent row: a work then follows its catalogue; a catalogue grants nothing."""
-    catalogue = consent.catalogue or consent.work.catalogue  # type: ignore[union-attr]
+    if consent.catalogue is not None:
+        catalogue = consent.catalogue
+    else:
+        assert consent.work is not None  # a consent names its catalogue or its work (a check)
+        catalogue = consent.work.catalogue
     _require_consent_and_prices(actor, catalogue)
     with history_context(actor, via=_via(actor)):
         consent.delete()

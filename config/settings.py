@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
@@ -250,7 +251,7 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
-SPECTACULAR_SETTINGS = {
+SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "TrainRight API",
     "DESCRIPTION": (
         "Licensing marketplace for AI training. Money is always an integer amount in minor units "
@@ -360,7 +361,7 @@ OFFER_MAX_RESPONSE_DAYS = env_int("OFFER_MAX_RESPONSE_DAYS", 90)
 # it; rotating = deploying a new PEM (`manage.py rotate_signing_key` registers it at once).
 # Empty (development, tests): keys are generated and kept in the database (SigningKey).
 CERTIFICATE_SIGNING_KEY = env("CERTIFICATE_SIGNING_KEY", "")
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: ignore[attr-defined]
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
         "AiUseEnum": "catalog.models.AiUse",
         "OfferStatusEnum": "marketplace.models.Offer.Status",
@@ -469,7 +470,7 @@ LOG_FORMAT = env("LOG_FORMAT", "json" if PRODUCTION else "console")
 LOGGING = build_logging_config(json_output=LOG_FORMAT == "json", level=env("LOG_LEVEL", "INFO"))
 
 # --- Catalogue -----------------------------------------------------------------------------
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: ignore[attr-defined]
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
         "WorkKindEnum": "catalog.models.Work.Kind",
         "RightsShareRoleEnum": "catalog.models.RightsShare.Role",

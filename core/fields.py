@@ -10,7 +10,7 @@ from django.db import models
 from core import clock
 
 
-class ClockDateTimeField(models.DateTimeField):  # type: ignore[type-arg]
+class ClockDateTimeField(models.DateTimeField):
     """A DateTimeField whose ``auto_now`` / ``auto_now_add`` stamps come from the platform
     clock (Django's own read the wall clock, which the sandbox clock does not move)."""
 

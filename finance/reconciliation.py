@@ -360,7 +360,11 @@ def classify(
         else:
             assert ledger is not None and ledger.effective_date is not None
             occurred = ledger.effective_date
-        currency = sorted((stripe.currencies if stripe else frozenset()) or ledger.currencies)[0]  # type: ignore[union-attr]
+        currencies = stripe.currencies if stripe else frozenset()
+        if not currencies:
+            assert ledger is not None
+            currencies = ledger.currencies
+        currency = sorted(currencies)[0]
         return Difference(
             kind=kind,
             stripe_object_id=stripe_object_id,

@@ -37,7 +37,7 @@ from core import clock
 from core.errors import DomainError
 from core.money import apportion, money_format
 from core.tasks import task_queue
-from ledger.models import AccountCode, EntryKind, JournalEntry
+from ledger.models import AccountCode, EntryKind, JournalEntry, LedgerAccount
 from ledger.selectors import holder_balances
 from ledger.services import LegSpec, journal_post, ledger_account_for
 from payments import gateway
@@ -595,7 +595,7 @@ def collections_recently_paid(*, within: dt.timedelta = dt.timedelta(days=2)) ->
     )
 
 
-def _account(code: str, currency: str, organisation: Organisation | None = None):  # type: ignore[no-untyped-def]
+def _account(code: str, currency: str, organisation: Organisation | None = None) -> LedgerAccount:
     return ledger_account_for(code=code, currency=currency, organisation=organisation)
 
 

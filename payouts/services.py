@@ -29,7 +29,7 @@ from core import clock
 from core.errors import DomainError
 from core.money import UnknownCurrencyError, currency_exponent
 from core.tasks import task_queue
-from ledger.models import AccountCode, EntryKind, JournalEntry, JournalLeg
+from ledger.models import AccountCode, EntryKind, JournalEntry, JournalLeg, LedgerAccount
 from ledger.selectors import holder_balances
 from ledger.services import LegSpec, journal_post, ledger_account_for
 from payments import gateway
@@ -125,7 +125,7 @@ def _recover(holder: Organisation, currency: str, available: int, recoverable: i
     return amount
 
 
-def _account(code: str, currency: str, organisation: Organisation | None = None):  # type: ignore[no-untyped-def]
+def _account(code: str, currency: str, organisation: Organisation | None = None) -> LedgerAccount:
     return ledger_account_for(code=code, currency=currency, organisation=organisation)
 
 

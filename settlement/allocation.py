@@ -254,7 +254,7 @@ def _carry_in_units(pair: Hashable, carry: CarryState) -> tuple[int, int]:
 
 def _sorted_ids(ids: Iterable[Hashable]) -> list:
     try:
-        return sorted(ids)  # type: ignore[type-var]
+        return sorted(ids)
     except TypeError as error:
         raise TypeError(
             f"ids must be mutually comparable (all ints or all strings): {error}"

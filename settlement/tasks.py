@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import chord, shared_task
+from celery import Task, chord, shared_task
 from django.db import OperationalError
 
 from core import clock
@@ -27,7 +27,7 @@ STALLED_AFTER = dt.timedelta(minutes=15)
 
 
 @shared_task(acks_late=True, bind=True)
-def settlement_run_dispatch(self, run_id: int) -> int:
+def settlement_run_dispatch(self: Task, run_id: int) -> int:
     """Queue a chord of the run's unfinished chunks, then its finalisation, on the queue this
     task came from; returns how many chunks were queued. Queuing a chunk twice is harmless
     (the second finds it done)."""
@@ -51,7 +51,7 @@ def settlement_run_dispatch(self, run_id: int) -> int:
     retry_backoff=True,
     max_retries=5,
 )
-def settlement_chunk_task(self, run_id: int, chunk_no: int) -> int:
+def settlement_chunk_task(self: Task, run_id: int, chunk_no: int) -> int:
     try:
         return settlement_chunk_settle(run_id=run_id, chunk_no=chunk_no)
     except OperationalError:

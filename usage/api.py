@@ -138,7 +138,9 @@ class JsonLinesRenderer(BaseRenderer):
     format = "jsonl"
     charset = None
 
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> bytes:
         return json.dumps(data).encode()
 
 

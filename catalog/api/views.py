@@ -113,7 +113,7 @@ class CatalogueViewSet(
     def history(self, request: Request, pk: str | None = None) -> Response:
         """Every change of the catalogue's default consent: who, when, before and after."""
         entries = selectors.catalogue_consent_history(catalogue=self.get_object())
-        page = self.paginate_queryset(entries)  # type: ignore[arg-type]
+        page = self.paginate_queryset(entries)
         data = s.HistoryEntrySerializer(page, many=True).data
         return self.get_paginated_response(data)
 
@@ -212,7 +212,7 @@ class WorkViewSet(
     def history(self, request: Request, pk: str | None = None) -> Response:
         """Every consent and split change of the work: who, when, before and after."""
         entries = selectors.work_history(work=self.get_object())
-        page = self.paginate_queryset(entries)  # type: ignore[arg-type]
+        page = self.paginate_queryset(entries)
         return self.get_paginated_response(s.HistoryEntrySerializer(page, many=True).data)
 
 
@@ -259,13 +259,13 @@ class ConsentViewSet(
         granted = payload.validated_data["granted"]
         if consent.work_id is not None:
             services.work_consent_set(
-                work=consent.work,  # type: ignore[arg-type]
+                work=consent.work,
                 consents={consent.use: granted},
                 actor=self.principal,
             )
         else:
             services.catalogue_consent_set(
-                catalogue=consent.catalogue,  # type: ignore[arg-type]
+                catalogue=consent.catalogue,
                 consents={consent.use: granted},
                 actor=self.principal,
             )

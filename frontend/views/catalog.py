@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from accounts.models import Organisation
 from accounts.tenancy import Principal, principal_for_request
@@ -44,6 +45,14 @@ from catalog.rsl import RSL_MEDIA_TYPE, RslUrls, catalogue_rsl, rsl_usage
 from catalog.work_fields import IDENTIFIER_FIELDS
 from core.money import UnknownCurrencyError, currency_exponent, major_to_minor
 from core.money import money_format as money
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it: ``request.htmx`` says whether htmx sent
+    it (the views that answer htmx with a fragment take this type)."""
+
+    htmx: HtmxDetails
+
 
 PAGE_SIZE = 25
 PROBLEMS_SHOWN = 500
@@ -225,7 +234,7 @@ def _consent_rows(consent: dict[str, bool]) -> list[dict[str, Any]]:
 
 @login_required
 @require_POST
-def catalogue_consent(request: HttpRequest, pk: int, use: str) -> HttpResponse:
+def catalogue_consent(request: HtmxHttpRequest, pk: int, use: str) -> HttpResponse:
     """Toggle one use of the catalogue's default consent (htmx: returns the toggles)."""
     principal = principal_for_request(request)
     catalogue = _catalogue_or_404(principal, pk)
@@ -237,7 +246,7 @@ def catalogue_consent(request: HttpRequest, pk: int, use: str) -> HttpResponse:
         "catalogue": catalogue,
         "consent": _consent_rows(selectors.catalogue_default_consent(catalogue=catalogue)),
     }
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "frontend/catalog/_catalogue_consent.html", context)
     return redirect("frontend:catalogue-detail", pk=pk)
 
@@ -454,7 +463,7 @@ def work_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def work_consent(request: HttpRequest, pk: int, use: str) -> HttpResponse:
+def work_consent(request: HtmxHttpRequest, pk: int, use: str) -> HttpResponse:
     """Set one use of a work's consent: granted, not granted, or the catalogue default."""
     principal = principal_for_request(request)
     work = _work_or_404(principal, pk)
@@ -465,7 +474,7 @@ def work_consent(request: HttpRequest, pk: int, use: str) -> HttpResponse:
     choice = request.POST.get("consent", "")
     granted = None if choice not in {"yes", "no"} else choice == "yes"
     services.work_consent_set(work=work, consents={use: granted}, actor=principal)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(
             request,
             "frontend/catalog/_work_consent.html",
@@ -668,7 +677,8 @@ def _minor(value: Decimal | None, currency: str) -> int | None:
 
 
 def _fee(work: Work) -> str:
-    """The effective upfront fee the search annotated on the work."""
+    """The effective upfront fee the search annotated on the work (the annotations are no
+    model fields, hence the ignores)."""
     fee_minor = work.effective_fee_minor  # type: ignore[attr-defined]
     if fee_minor is None:
         return "on request"
@@ -677,7 +687,7 @@ def _fee(work: Work) -> str:
 
 @login_required
 @require_GET
-def licensing_search(request: HttpRequest) -> HttpResponse:
+def licensing_search(request: HtmxHttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     currency = (data.get("currency") or "").upper()
@@ -706,7 +716,7 @@ def licensing_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "frontend/catalog/_search_results.html", context)
     return render(request, "frontend/catalog/search.html", context)
 
@@ -757,8 +767,8 @@ def catalogue_terms(request: HttpRequest, pk: int) -> HttpResponse:
             "work": work,
             "uses": [u for u, ok in consents[work.pk].items() if ok],
             "rsl": rsl_usage(consents[work.pk]),
-            "own_terms": terms_rows(terms[work.pk])
-            if terms[work.pk] is not None and terms[work.pk].work_id == work.pk  # type: ignore[union-attr]
+            "own_terms": terms_rows(own)
+            if (own := terms[work.pk]) is not None and own.work_id == work.pk
             else None,
         }
         for work in page.object_list

@@ -286,6 +286,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # self.fields holds Field; this one is the ModelChoiceField declared above.
         self.fields["assignee"].queryset = User.objects.filter(  # type: ignore[attr-defined]
             memberships__organisation__kind=Organisation.Kind.PLATFORM,
             memberships__role__in=[Membership.Role.FINANCE, Membership.Role.OWNER],

@@ -69,8 +69,8 @@ def raise_problem(error: errors.MarketplaceError) -> NoReturn:
     (`errors`) and, for offers, where the negotiation now stands (`current`)."""
     exception_class = _STATUS_FOR.get(type(error), Conflict)
     problem = exception_class(exceptions.ErrorDetail(error.message, code=error.code))
-    problem.errors = error.errors  # type: ignore[attr-defined]
-    problem.current = error.current  # type: ignore[attr-defined]
+    problem.errors = error.errors
+    problem.current = error.current
     raise problem from error
 
 
@@ -232,7 +232,7 @@ class OfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     def versions(self, request: Request, pk: str | None = None) -> Response:
         """Every version, oldest first, with the terms that changed from the one before."""
         steps = selectors.offer_thread(offer=self.get_object())
-        page = self.paginate_queryset(steps)  # type: ignore[arg-type]
+        page = self.paginate_queryset(steps)
         return self.get_paginated_response(s.ThreadStepSerializer(page, many=True).data)
 
     @extend_schema(
