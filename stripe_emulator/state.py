@@ -26,7 +26,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "card_fee_bps": 290,  # 2.9 %
     "card_fee_fixed": 30,  # + 30 minor units
     "dispute_fee": 1500,
-    "available_delay_seconds": 0,  # charge funds move pending -> available after this
+    # Card funds stay pending this long (Stripe: about two days), unless paid with the test
+    # card 4000000000000077, whose funds are available at once.
+    "available_delay_seconds": 2 * 86400,
     "payout_failure_code": None,  # e.g. "account_closed": settled payouts fail
     "decline_next_off_session": 0,  # this many off-session confirmations decline
     "decline_reason": "generic_decline",  # decline_code used: or "insufficient_funds"

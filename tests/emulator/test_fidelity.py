@@ -1,0 +1,93 @@
+"""Stripe as Stripe behaves (issue 14): the emulator's defaults and refusals match Stripe's,
+so code that passes here does not fail on Stripe for a reason the emulator hid."""
+
+import pytest
+import stripe
+
+from stripe_emulator.control import EmulatorControl
+from tests.emulator.helpers import balance, express_account, paid_charge
+
+FEE_ON_50 = 145 + 30  # 2.9 % + 30 of 50.00
+
+
+# --- Finding 1: card funds stay pending until available_on ------------------------------------
+def test_card_funds_stay_pending_by_default(
+    client: stripe.StripeClient, ctl: EmulatorControl
+) -> None:
+    account = express_account(client)
+    ctl.complete_onboarding(account.id)
+    charge = paid_charge(client, ctl, 5000)
+    txn = client.v1.balance_transactions.retrieve(charge.balance_transaction)
+    assert txn.status == "pending"
+    assert txn.available_on - txn.created == 2 * 86400  # about two days, as on Stripe
+    client.v1.balance.retrieve()  # a later request settles nothing that is not due
+    assert balance(client) == (0, 5000 - FEE_ON_50)
+
+    params = {"amount": 1000, "currency": "usd", "destination": account.id}
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.transfers.create(params=params)
+    assert exc.value.code == "balance_insufficient"
+    # Naming the charge the money came from works while its funds are pending.
+    transfer = client.v1.transfers.create(params={**params, "source_transaction": charge.id})
+    assert client.v1.balance_transactions.retrieve(transfer.balance_transaction).status == (
+        "pending"
+    )
+
+
+def test_bypass_pending_card_makes_funds_available_at_once(
+    client: stripe.StripeClient, ctl: EmulatorControl
+) -> None:
+    account = express_account(client)
+    ctl.complete_onboarding(account.id)
+    session_charge = paid_charge(client, ctl, 5000, card="4000000000000077")
+    txn = client.v1.balance_transactions.retrieve(session_charge.balance_transaction)
+    assert (txn.status, txn.available_on) == ("available", txn.created)
+    assert balance(client) == (5000 - FEE_ON_50, 0)
+    params = {"amount": 1000, "currency": "usd", "destination": account.id}
+    assert client.v1.transfers.create(params=params).amount == 1000
+
+    # The same through an off-session PaymentIntent with Stripe's magic PaymentMethod.
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 5000,
+            "currency": "usd",
+            "payment_method": "pm_card_bypassPending",
+            "confirm": True,
+        }
+    )
+    charge = client.v1.charges.retrieve(intent.latest_charge)
+    assert client.v1.balance_transactions.retrieve(charge.balance_transaction).status == (
+        "available"
+    )
+
+
+# --- Finding 2: a reversal needs the destination's available balance ------------------------
+def test_reversal_needs_the_destination_to_have_the_money(
+    client: stripe.StripeClient, ctl: EmulatorControl
+) -> None:
+    account = express_account(client)
+    ctl.complete_onboarding(account.id)
+    charge = paid_charge(client, ctl, 10000)
+    transfer = client.v1.transfers.create(
+        params={
+            "amount": 5000,
+            "currency": "usd",
+            "destination": account.id,
+            "source_transaction": charge.id,
+        }
+    )
+    ctl.make_available()
+    assert balance(client, account.id) == (5000, 0)
+    # The creator's money leaves for the bank: only 2,000 stays in the account.
+    client.v1.payouts.create(
+        params={"amount": 3000, "currency": "usd"}, options={"stripe_account": account.id}
+    )
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.transfers.reversals.create(transfer.id, params={"amount": 4000})
+    assert exc.value.code == "balance_insufficient"
+    assert balance(client, account.id) == (2000, 0)  # never below zero
+    assert client.v1.transfers.retrieve(transfer.id).amount_reversed == 0
+    # What the account can cover is reversed.
+    reversal = client.v1.transfers.reversals.create(transfer.id, params={"amount": 2000})
+    assert reversal.amount == 2000
+    assert balance(client, account.id) == (0, 0)
