@@ -10,7 +10,7 @@ from stripe_emulator.resources.checkout import decline_session, expire, pay_sess
 from stripe_emulator.resources.disputes import close_dispute, open_dispute
 from stripe_emulator.resources.events import register_endpoint
 from stripe_emulator.resources.payments import DECLINE_MESSAGES
-from stripe_emulator.resources.payouts import settle_payouts
+from stripe_emulator.resources.payouts import settle_payouts, sweep_automatic_payouts
 from stripe_emulator.state import (
     DEFAULT_CONFIG,
     Ctx,
@@ -162,6 +162,7 @@ def advance_clock(st: State, ctx: Ctx) -> dict[str, Any]:
         clock_set_offset(target - (now() - clock_offset()))
         st.clock_offset = clock_offset()
     settle_due(st)
+    sweep_automatic_payouts(st)
     arrived = settle_payouts(st, ctx, None, True, arrived_only=True)
     return {"now": now(), "offset_seconds": clock_offset(), "payouts_arrived": len(arrived)}
 

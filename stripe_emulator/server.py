@@ -25,6 +25,7 @@ from stripe_emulator.params import expand_paths
 from stripe_emulator.resources import ROUTES, compile_routes
 from stripe_emulator.resources.balance import settle_due
 from stripe_emulator.resources.checkout import expire_due
+from stripe_emulator.resources.payouts import sweep_automatic_payouts
 from stripe_emulator.state import IDEMPOTENCY_TTL, Ctx, Response, State, expand, new_id, now
 from stripe_emulator.webhooks import Deliverer, take_outbox
 
@@ -294,6 +295,7 @@ class EmulatorServer:
         st = self.state
         try:
             settle_due(st)
+            sweep_automatic_payouts(st)
             expire_due(st)
             data = handler(st, ctx, **ids)
             expand(st, data, expand_paths(ctx.params), ctx.account)
@@ -351,6 +353,7 @@ class EmulatorServer:
             with st.lock:
                 seq = st.seq
                 settle_due(st)
+                sweep_automatic_payouts(st)
                 expire_due(st)
                 result = handler(st, ctx, **ids)
                 deliveries = take_outbox(st)

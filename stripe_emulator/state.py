@@ -120,6 +120,7 @@ class State:
         self.faults: list[dict[str, Any]] = []
         self.request_log: list[dict[str, Any]] = []
         self.outbox: list[str] = []  # ids of events not yet handed to the deliverer
+        self.sweep_at = 0  # earliest automatic payout due (0: none, or not yet computed)
         self.clock_offset = 0
         _clock["offset"] = 0
 
@@ -146,8 +147,12 @@ class State:
         _clock["offset"] = int(self.clock_offset)
         self.config = DEFAULT_CONFIG | self.config
         self.by_kind, self.net_totals, self.txn_counts, self.pending_txns = {}, {}, {}, {}
+        self.sweep_at = 0
         for obj in self.objects.values():
             self._index(obj)
+            due = obj.get("_next_payout_at")
+            if due:
+                self.sweep_at = min(self.sweep_at, due) if self.sweep_at else due
 
     # -- objects -------------------------------------------------------------------------
     def put(self, obj: dict[str, Any], owner: str | None) -> dict[str, Any]:

@@ -91,3 +91,63 @@ def test_reversal_needs_the_destination_to_have_the_money(
     reversal = client.v1.transfers.reversals.create(transfer.id, params={"amount": 2000})
     assert reversal.amount == 2000
     assert balance(client, account.id) == (0, 0)
+
+
+# --- Finding 3: automatic payouts by default; settings[payouts][schedule] settable ----------
+DAY = 86400
+
+
+def _funded(client: stripe.StripeClient, ctl: EmulatorControl, **settings: object) -> str:
+    params: dict[str, object] = {
+        "type": "express",
+        "country": "US",
+        "capabilities": {"transfers": {"requested": True}},
+    }
+    if settings:
+        params["settings"] = settings
+    account = client.v1.accounts.create(params=params)
+    ctl.complete_onboarding(account.id)
+    paid_charge(client, ctl, 10000, card="4000000000000077")
+    client.v1.transfers.create(
+        params={"amount": 4000, "currency": "usd", "destination": account.id}
+    )
+    return account.id
+
+
+def test_connected_accounts_pay_out_automatically_by_default(
+    client: stripe.StripeClient, ctl: EmulatorControl
+) -> None:
+    account = _funded(client, ctl)
+    schedule = client.v1.accounts.retrieve(account).settings.payouts.schedule
+    assert (schedule.interval, schedule.delay_days) == ("daily", 2)
+    assert balance(client, account) == (4000, 0)
+    ctl.advance_clock(ctl.clock()["now"] + DAY)  # past the next midnight
+    assert balance(client, account) == (0, 0)  # swept to the bank
+    [payout] = client.v1.payouts.list(options={"stripe_account": account}).data
+    assert (payout.amount, payout.automatic, payout.status) == (4000, True, "pending")
+    types = [e.type for e in client.v1.events.list(options={"stripe_account": account}).data]
+    assert "payout.created" in types
+
+
+def test_the_payout_schedule_can_be_set(client: stripe.StripeClient, ctl: EmulatorControl) -> None:
+    manual = _funded(client, ctl, payouts={"schedule": {"interval": "manual"}})
+    assert client.v1.accounts.retrieve(manual).settings.payouts.schedule.interval == "manual"
+    weekly = _funded(
+        client, ctl, payouts={"schedule": {"interval": "weekly", "weekly_anchor": "friday"}}
+    )
+    schedule = client.v1.accounts.retrieve(weekly).settings.payouts.schedule
+    assert (schedule.interval, schedule.weekly_anchor) == ("weekly", "friday")
+    ctl.advance_clock(ctl.clock()["now"] + 8 * DAY)  # a Friday has passed
+    assert balance(client, manual) == (4000, 0)  # manual: the money stays
+    assert balance(client, weekly) == (0, 0)
+    # The schedule can be changed later, too.
+    updated = client.v1.accounts.update(
+        manual, params={"settings": {"payouts": {"schedule": {"interval": "monthly"}}}}
+    )
+    assert updated.settings.payouts.schedule.interval == "monthly"
+    assert updated.settings.payouts.schedule.monthly_anchor == 1
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.accounts.update(
+            manual, params={"settings": {"payouts": {"schedule": {"interval": "hourly"}}}}
+        )
+    assert exc.value.param == "settings[payouts][schedule][interval]"
