@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from stripe_emulator.errors import invalid, missing_param
+from stripe_emulator.errors import invalid, invalid_integer, missing_param, unknown_param
 
 # ISO 4217 codes Stripe settles in; enough to catch typos without listing all 135.
 CURRENCIES = {
@@ -48,7 +48,7 @@ def check_known(p: dict[str, Any], allowed: set[str]) -> None:
     """Stripe rejects parameters it does not know; so do we (top level only)."""
     for name in p:
         if name not in allowed and name != "expand":
-            raise invalid(f"Received unknown parameter: {name}", name)
+            raise unknown_param(name)
 
 
 def integer(
@@ -66,7 +66,7 @@ def integer(
             raise missing_param(label)
         return None
     if not isinstance(raw, str) or not re.fullmatch(r"-?\d+", raw):
-        raise invalid(f"Invalid integer: {raw}", label)
+        raise invalid_integer(raw, label)
     value = int(raw)
     if minimum is not None and value < minimum:
         raise invalid(f"This value must be greater than or equal to {minimum}.", label)

@@ -179,7 +179,7 @@ class EmulatorServer:
         try:
             reply = self._api(method, path, query, raw, headers, entry)
         except StripeError as e:  # refused before execution: never stored for idempotency
-            reply = _json(e.status, e.body(), e.headers)
+            reply = _json(e.status, e.body(request_id), e.headers)
         reply.headers.update(out)
         entry["status"] = reply.status
         with st.lock:
@@ -301,11 +301,11 @@ class EmulatorServer:
             expand(st, data, expand_paths(ctx.params), ctx.account)
             return 200, json.dumps(data, indent=2), {}, True
         except StripeError as e:
-            return e.status, json.dumps(e.body(), indent=2), e.headers, e.stored
+            return e.status, json.dumps(e.body(ctx.request_id), indent=2), e.headers, e.stored
         except Exception:  # an emulator bug: answer like Stripe's 500, which it also stores
             traceback.print_exc(file=sys.stderr)
             error = StripeError(500, "An unknown error occurred", type="api_error")
-            return 500, json.dumps(error.body(), indent=2), {}, True
+            return 500, json.dumps(error.body(ctx.request_id), indent=2), {}, True
 
     def _save(self, method: str, seq_before: int) -> None:
         """Persist after mutations: any write, or a read that created objects (e.g. events

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stripe_emulator.errors import invalid, no_such
+from stripe_emulator.errors import invalid, no_such, unknown_param
 from stripe_emulator.params import integer
 
 API_VERSION = "2026-10-28.endive"
@@ -268,7 +268,7 @@ def filter_created(items: list[dict[str, Any]], params: dict[str, Any]) -> list[
     ops = {"gte": int.__ge__, "gt": int.__gt__, "lte": int.__le__, "lt": int.__lt__}
     for op in raw:
         if op not in ops:
-            raise invalid(f"Received unknown parameter: created[{op}]", f"created[{op}]")
+            raise unknown_param(f"created[{op}]")
         limit = integer(raw, op, f"created[{op}]")
         items = [o for o in items if limit is None or ops[op](o["created"], limit)]
     return items

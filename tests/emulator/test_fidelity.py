@@ -1,10 +1,16 @@
 """Stripe as Stripe behaves (issue 14): the emulator's defaults and refusals match Stripe's,
 so code that passes here does not fail on Stripe for a reason the emulator hid."""
 
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
 import pytest
 import stripe
 
 from stripe_emulator.control import EmulatorControl
+from stripe_emulator.server import EmulatorServer
 from tests.emulator.helpers import balance, express_account, paid_charge
 
 FEE_ON_50 = 145 + 30  # 2.9 % + 30 of 50.00
@@ -151,3 +157,53 @@ def test_the_payout_schedule_can_be_set(client: stripe.StripeClient, ctl: Emulat
             manual, params={"settings": {"payouts": {"schedule": {"interval": "hourly"}}}}
         )
     assert exc.value.param == "settings[payouts][schedule][interval]"
+
+
+# --- Finding 7: Stripe-shaped error envelopes --------------------------------------------------
+def _raw_error(url: str, path: str, form: dict[str, str]) -> tuple[dict[str, object], str]:
+    request = urllib.request.Request(
+        url + path,
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"Authorization": "Bearer sk_test_emulator"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10)
+    return json.loads(exc.value.read())["error"], exc.value.headers["Request-Id"]
+
+
+def test_errors_omit_code_and_param_they_do_not_have_and_link_the_request_log(
+    server: EmulatorServer, ctl: EmulatorControl
+) -> None:
+    error, request_id = _raw_error(server.url, "/v1/transfers/tr_missing", {"metadata[a]": "b"})
+    assert error["code"] == "resource_missing" and "param" in error
+    error, request_id = _raw_error(
+        server.url, "/v1/payment_intents", {"amount": "100", "currency": "usd", "confirm": "true"}
+    )
+    assert set(error) == {"code", "doc_url", "message", "param", "request_log_url", "type"}
+    error, request_id = _raw_error(
+        server.url,
+        "/v1/refunds",
+        {"amount": "100"},
+    )
+    assert "code" not in error and "doc_url" not in error  # no code: the keys are left out
+    assert error["request_log_url"].startswith(
+        f"https://dashboard.stripe.com/test/logs/{request_id}?t="
+    )
+    assert request_id.startswith("req_")
+
+
+def test_unknown_and_non_integer_parameters_carry_stripes_codes(
+    client: stripe.StripeClient, ctl: EmulatorControl
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.transfers.create(
+            params={"amount": 100, "currency": "usd", "destination": "acct_x", "colour": "red"}
+        )
+    assert (exc.value.code, exc.value.param) == ("parameter_unknown", "colour")
+    assert exc.value.user_message == "Received unknown parameter: colour"
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.transfers.create(
+            params={"amount": "ten", "currency": "usd", "destination": "acct_x"}
+        )
+    assert (exc.value.code, exc.value.param) == ("parameter_invalid_integer", "amount")
+    assert exc.value.error.doc_url.endswith("/parameter-invalid-integer")
