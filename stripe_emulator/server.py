@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from stripe_emulator import admin, pages
+from stripe_emulator import admin, openapi, pages
 from stripe_emulator.errors import StripeError
 from stripe_emulator.forms import parse_form
 from stripe_emulator.params import expand_paths
@@ -47,11 +47,13 @@ def _json(status: int, data: dict[str, Any], headers: dict[str, str] | None = No
     return Reply(status, body, {"Content-Type": "application/json", **(headers or {})})
 
 
-def _route(table: list[Any], method: str, path: str) -> tuple[Callable[..., Any], dict[str, str]]:
-    for verb, pattern, handler in table:
+def _route(
+    table: list[Any], method: str, path: str
+) -> tuple[Callable[..., Any], dict[str, str], str]:
+    for verb, pattern, handler, template in table:
         match = pattern.match(path)
         if verb == method and match:
-            return handler, match.groupdict()
+            return handler, match.groupdict(), template
     raise StripeError(
         404,
         f"Unrecognized request URL ({method}: {path}). Please see "
@@ -199,7 +201,8 @@ class EmulatorServer:
         entry["fault"] = fault and fault["mode"]
         if fault and fault["mode"] in ("api_error", "rate_limit", "lock_timeout"):
             raise _fault_error(fault["mode"])
-        handler, ids = _route(ROUTES, method, path)
+        handler, ids, template = _route(ROUTES, method, path)
+        openapi.check(method, template, params)  # refused before execution, like Stripe
         with st.lock:
             target = st.objects.get(account) if account else None
             if account and (target is None or target["object"] != "account"):
@@ -337,7 +340,7 @@ class EmulatorServer:
     def handle_control(self, method: str, path: str, query: str, raw: str, headers: Any) -> Reply:
         st = self.state
         try:
-            handler, ids = _route(CONTROL_ROUTES, method, path)
+            handler, ids, _ = _route(CONTROL_ROUTES, method, path)
             if raw.strip().startswith("{"):
                 params = json.loads(raw)
             else:

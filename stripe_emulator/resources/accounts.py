@@ -58,6 +58,13 @@ DEFAULT_SCHEDULE = {"delay_days": 2, "interval": "daily"}
 def _settings(p: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """Apply ``settings[payouts][...]`` (the part the emulator implements) to ``current``."""
     merged = {**current, "payouts": dict(current["payouts"])}
+    for name in P.mapping(p, "settings"):
+        if name != "payouts":  # documented (checked against Stripe's description) but not ours
+            raise invalid(
+                f"The Stripe emulator does not implement the parameter settings[{name}].",
+                f"settings[{name}]",
+                "emulator_parameter_unsupported",
+            )
     payouts = P.mapping(P.mapping(p, "settings"), "payouts", "settings[payouts]")
     if "debit_negative_balances" in payouts:
         merged["payouts"]["debit_negative_balances"] = P.boolean(

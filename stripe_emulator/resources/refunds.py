@@ -49,7 +49,25 @@ def _refundable_charge(st: State, ctx: Ctx) -> dict[str, Any]:
 
 def create_refund(st: State, ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    P.check_known(p, {"charge", "payment_intent", "amount", "metadata", "reason"})
+    P.check_known(
+        p,
+        {
+            "charge",
+            "payment_intent",
+            "amount",
+            "metadata",
+            "reason",
+            "reverse_transfer",
+            "refund_application_fee",
+        },
+    )
+    for flag in ("reverse_transfer", "refund_application_fee"):
+        # Both act on destination charges' transfers and fees, which the emulator does not
+        # make (separate charges and transfers are reversed with a transfer reversal).
+        if P.boolean(p, flag):
+            raise invalid(
+                f"This charge has no transfer or application fee for {flag} to act on.", flag
+            )
     charge = _refundable_charge(st, ctx)
     remaining = charge["amount"] - charge["amount_refunded"]
     if remaining == 0:

@@ -207,3 +207,74 @@ def test_unknown_and_non_integer_parameters_carry_stripes_codes(
         )
     assert (exc.value.code, exc.value.param) == ("parameter_invalid_integer", "amount")
     assert exc.value.error.doc_url.endswith("/parameter-invalid-integer")
+
+
+# --- Finding 6: parameters checked strictly, at any depth, against Stripe's description -------
+@pytest.mark.parametrize(
+    ("path", "params", "param"),
+    [
+        (
+            "accounts",
+            {"settings": {"payouts": {"schedul": {"interval": "manual"}}}},
+            "settings[payouts][schedul]",
+        ),
+        (
+            "accounts",
+            {"capabilities": {"transfers": {"requestd": True}}},
+            "capabilities[transfers][requestd]",
+        ),
+        ("accounts", {"business_profile": {"nme": "Ana"}}, "business_profile[nme]"),
+        ("transfers", {"amount": 100, "currency": "usd", "destination": "acct_x", "x": 1}, "x"),
+        ("refunds", {"charge": "ch_x", "reverse_transfr": True}, "reverse_transfr"),
+    ],
+)
+def test_an_undocumented_parameter_is_refused_at_any_depth(
+    client: stripe.StripeClient, path: str, params: dict[str, object], param: str
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        getattr(client.v1, path).create(params=params)
+    assert (exc.value.code, exc.value.param) == ("parameter_unknown", param)
+    assert exc.value.user_message == f"Received unknown parameter: {param}"
+
+
+def test_documented_parameters_are_accepted(
+    client: stripe.StripeClient, ctl: EmulatorControl
+) -> None:
+    account = client.v1.accounts.create(
+        params={
+            "type": "express",
+            "capabilities": {"transfers": {"requested": True}},
+            "settings": {"payouts": {"schedule": {"interval": "manual"}}},
+            "tos_acceptance": {"service_agreement": "recipient"},
+            "metadata": {"any_key": "is free"},
+        }
+    )
+    assert account.tos_acceptance.service_agreement == "recipient"
+    charge = paid_charge(client, ctl, 5000)
+    refund = client.v1.refunds.create(params={"charge": charge.id, "reverse_transfer": False})
+    assert refund.amount == 5000
+    # Documented, but not something the emulator does: refused, saying so, never ignored.
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.accounts.update(account.id, params={"settings": {"branding": {"icon": "f"}}})
+    assert (exc.value.code, exc.value.param) == (
+        "emulator_parameter_unsupported",
+        "settings[branding]",
+    )
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.transfers.create(
+            params={"amount": 100, "currency": "usd", "destination": account.id, "expand": []}
+            | {"amount": "1e3"}
+        )
+    assert exc.value.code == "parameter_invalid_integer"
+
+
+def test_every_endpoint_the_emulator_serves_is_checked_against_the_description() -> None:
+    from stripe_emulator import openapi
+    from stripe_emulator.resources import RAW_ROUTES
+
+    missing = [
+        f"{method} {template}"
+        for method, template, _ in RAW_ROUTES
+        if openapi.route_key(method, template) not in openapi.endpoints()
+    ]
+    assert missing == []
