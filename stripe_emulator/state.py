@@ -30,6 +30,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # card 4000000000000077, whose funds are available at once.
     "available_delay_seconds": 2 * 86400,
     "payout_failure_code": None,  # e.g. "account_closed": settled payouts fail
+    "refunds_pending": False,  # new refunds stay pending until control refunds/{id}/settle
     "decline_next_off_session": 0,  # this many off-session confirmations decline
     "decline_reason": "generic_decline",  # decline_code used: or "insufficient_funds"
     "webhook_duplicate": False,  # deliver every event twice

@@ -280,9 +280,29 @@ def complete_onboarding(st: State, ctx: Ctx | None, account: dict[str, Any]) -> 
         payouts_enabled=True,
         requirements=_requirements([]),
     )
+    before = dict(account["capabilities"])
     account["capabilities"] = {k: "active" for k in account["capabilities"]} or {
         "transfers": "active"
     }
+    for name, status in account["capabilities"].items():
+        if before.get(name) != status:
+            capability = {
+                "id": name,
+                "object": "capability",
+                "account": account["id"],
+                "requested": True,
+                "requested_at": account["created"],
+                "requirements": _requirements([]),
+                "status": status,
+            }
+            emit(
+                st,
+                ctx,
+                "capability.updated",
+                capability,
+                account["id"],
+                {"status": before.get(name, "inactive")},
+            )
     account["tos_acceptance"] = {**account["tos_acceptance"], "date": now()}
     bank = {
         "id": new_id("ba"),

@@ -15,11 +15,13 @@ CATEGORY = {
     "charge": "charge",
     "payment": "charge",
     "refund": "refund",
+    "refund_failure": "refund_failure",
     "payment_refund": "refund",
     "transfer": "transfer",
     "transfer_refund": "transfer_reversal",
     "payout": "payout",
     "payout_failure": "payout_reversal",
+    "payout_cancel": "payout_reversal",
     "adjustment": "dispute",
 }
 

@@ -224,6 +224,29 @@ def settle_payouts(
     return settled
 
 
+def cancel_payout(st: State, ctx: Ctx, payout: str) -> dict[str, Any]:
+    """A pending payout is canceled before the bank has it: the funds come back."""
+    obj = st.get(payout, "payout", ctx.account)
+    if obj["status"] != "pending":
+        raise invalid(
+            f"Payouts can only be canceled while they are pending; {payout} is {obj['status']}.",
+            None,
+        )
+    txn = add_txn(
+        st,
+        ctx.account,
+        amount=obj["amount"],
+        currency=obj["currency"],
+        type="payout_cancel",
+        source=obj["id"],
+        description="STRIPE PAYOUT CANCELLATION",
+    )
+    previous = {"status": "pending"}
+    obj.update(status="canceled", failure_balance_transaction=txn["id"])
+    emit(st, ctx, "payout.canceled", obj, ctx.account, previous)
+    return public(obj)
+
+
 def get_payout(st: State, ctx: Ctx, payout: str) -> dict[str, Any]:
     return public(st.get(payout, "payout", ctx.account))
 
@@ -238,4 +261,5 @@ ROUTES: list[Route] = [
     ("POST", "/v1/payouts", create_payout),
     ("GET", "/v1/payouts", list_payouts),
     ("GET", "/v1/payouts/{payout}", get_payout),
+    ("POST", "/v1/payouts/{payout}/cancel", cancel_payout),
 ]

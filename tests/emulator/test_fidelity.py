@@ -278,3 +278,72 @@ def test_every_endpoint_the_emulator_serves_is_checked_against_the_description()
         if openapi.route_key(method, template) not in openapi.endpoints()
     ]
     assert missing == []
+
+
+# --- Finding 5: refunds can be pending, then succeed or fail ----------------------------------
+@pytest.mark.parametrize("outcome", ["succeeded", "failed"])
+def test_a_pending_refund_later_succeeds_or_fails(
+    client: stripe.StripeClient, ctl: EmulatorControl, outcome: str
+) -> None:
+    charge = paid_charge(client, ctl, 5000, card="4000000000000077")
+    ctl.config(refunds_pending=True)
+    refund = client.v1.refunds.create(params={"charge": charge.id, "amount": 2000})
+    assert refund.status == "pending"
+    assert balance(client)[0] == 5000 - FEE_ON_50 - 2000
+    ctl.settle_refund(refund.id, outcome)
+    refund = client.v1.refunds.retrieve(refund.id)
+    assert refund.status == outcome
+    charge = client.v1.charges.retrieve(charge.id)
+    if outcome == "failed":
+        assert (refund.failure_reason, charge.amount_refunded) == ("unknown", 0)
+        assert balance(client)[0] == 5000 - FEE_ON_50  # the money came back
+        back = client.v1.balance_transactions.retrieve(refund.failure_balance_transaction)
+        assert (back.type, back.amount) == ("refund_failure", 2000)
+    else:
+        assert charge.amount_refunded == 2000
+        assert balance(client)[0] == 5000 - FEE_ON_50 - 2000
+    types = [e.type for e in client.v1.events.list(params={"limit": 100}).data]
+    expected = {"refund.updated", "charge.refund.updated"} | (
+        {"refund.failed"} if outcome == "failed" else set()
+    )
+    assert expected <= set(types)
+    assert ("refund.failed" in types) == (outcome == "failed")
+
+
+# --- Finding 8: the events the product handles are emitted where Stripe would ----------------
+def test_onboarding_emits_capability_updated(
+    client: stripe.StripeClient, ctl: EmulatorControl
+) -> None:
+    account = express_account(client)
+    ctl.complete_onboarding(account.id)
+    [event] = client.v1.events.list(
+        params={"type": "capability.updated"}, options={"stripe_account": account.id}
+    ).data
+    assert event.account == account.id
+    assert (event.data.object.id, event.data.object.status) == ("transfers", "active")
+    assert event.data.previous_attributes.status == "inactive"
+
+
+def test_a_dispute_under_review_emits_charge_dispute_updated(
+    client: stripe.StripeClient, ctl: EmulatorControl
+) -> None:
+    charge = paid_charge(client, ctl, 5000)
+    dispute = ctl.create_dispute(charge.id)
+    ctl.close_dispute(dispute["id"], "won")
+    types = [e.type for e in client.v1.events.list(params={"type": "charge.dispute.*"}).data]
+    assert types.index("charge.dispute.closed") < types.index("charge.dispute.updated")
+
+
+def test_a_canceled_payout_returns_the_funds_and_emits_payout_canceled(
+    client: stripe.StripeClient, ctl: EmulatorControl
+) -> None:
+    paid_charge(client, ctl, 5000, card="4000000000000077")
+    payout = client.v1.payouts.create(params={"amount": 1000, "currency": "usd"})
+    assert balance(client)[0] == 5000 - FEE_ON_50 - 1000
+    canceled = client.v1.payouts.cancel(payout.id)
+    assert canceled.status == "canceled"
+    assert balance(client)[0] == 5000 - FEE_ON_50
+    [event] = client.v1.events.list(params={"type": "payout.canceled"}).data
+    assert event.data.object.id == payout.id
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.payouts.cancel(payout.id)
