@@ -20,7 +20,7 @@ from accounts.tenancy import principal_for_user
 from catalog import services as catalog_services
 from catalog.models import Catalogue, RightsShare, Work
 from core import clock
-from marketplace.demo import seed_marketplace, seed_marketplace_payment
+from marketplace.demo import DEMO_SEED_CARD, seed_marketplace, seed_marketplace_payment
 from marketplace.models import Agreement, AgreementSplit, AgreementWork
 from payments.connect import connected_account_ensure, connected_account_sync
 from settlement.models import SettlementRun
@@ -399,7 +399,7 @@ def seed_payouts(parties: DemoParties) -> None:
                 collection = collection_charge(collection_id=collection.pk)
                 intent_id = collection.payment_intent_id
                 if not intent_id and collection.checkout_session_id:
-                    control.complete_checkout(collection.checkout_session_id)
+                    control.complete_checkout(collection.checkout_session_id, card=DEMO_SEED_CARD)
                     session = gateway.checkout_session_retrieve(
                         session_id=collection.checkout_session_id
                     )

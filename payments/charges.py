@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
@@ -29,6 +30,8 @@ from core import clock
 from payments import gateway
 from payments.events import stripe_event_handler
 from payments.models import StripeCustomer, StripeEvent, StripePayment, StripeRefund
+
+log = structlog.get_logger(__name__)
 
 stripe_refund_succeeded = Signal()
 stripe_dispute_lost = Signal()
@@ -87,7 +90,7 @@ def stripe_refund_record(*, refund: dict[str, Any]) -> StripeRefund:
     it (`stripe_refund_succeeded`)."""
     payment = stripe_payment_sync(charge_id=_id(refund["charge"]))
     with transaction.atomic():
-        row, _ = StripeRefund.objects.select_for_update().get_or_create(
+        row, created = StripeRefund.objects.select_for_update().get_or_create(
             stripe_refund_id=refund["id"],
             defaults={
                 "payment": payment,
@@ -96,13 +99,27 @@ def stripe_refund_record(*, refund: dict[str, Any]) -> StripeRefund:
                 "status": refund["status"],
             },
         )
+        previous_status = "" if created else row.status
         row.status = refund["status"]
         row.reason = refund.get("reason") or ""
         row.metadata = refund.get("metadata") or {}
+        # A pending refund announces nothing yet (no clawback); it may still fail.
         newly_succeeded = row.status == "succeeded" and row.succeeded_at is None
+        newly_failed = row.status == "failed" and previous_status != "failed"
         if newly_succeeded:
             row.succeeded_at = clock.now()
         row.save()
+        if newly_failed:
+            # The money never left: nothing to claw back, nothing posted. Said loudly, since
+            # the licensee was told it would be refunded.
+            log.warning(
+                "stripe_refund_failed",
+                refund_id=row.stripe_refund_id,
+                charge_id=payment.stripe_charge_id,
+                amount_minor=row.amount_minor,
+                failure_reason=refund.get("failure_reason") or "",
+                announced_before=row.succeeded_at is not None,
+            )
         if newly_succeeded:
             stripe_refund_succeeded.send(sender=StripeRefund, refund=row, payment=payment)
     return row

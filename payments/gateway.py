@@ -354,6 +354,11 @@ def _metadata(metadata: Metadata | None) -> dict[str, str]:
 
 
 # --- Connected accounts ------------------------------------------------------------------------
+CONNECTED_ACCOUNT_PAYOUT_SCHEDULE = {"interval": "weekly", "weekly_anchor": "friday"}
+"""Stripe pays a payee's balance to its bank every Friday (we never create their payouts):
+until then a transfer can still be reversed if its payment is refunded or lost."""
+
+
 def connected_account_create(
     *,
     country: str,
@@ -363,13 +368,15 @@ def connected_account_create(
     idempotency_key: str,
 ) -> stripe.Account:
     """An Express connected account that can receive transfers (the `transfers` capability);
-    Stripe hosts its onboarding and dashboard."""
+    Stripe hosts its onboarding and dashboard. It is paid out automatically once a week
+    (`CONNECTED_ACCOUNT_PAYOUT_SCHEDULE`): see the README's Stripe section for why."""
     params: Any = {
         "type": "express",
         "country": country.upper(),
         "capabilities": {"transfers": {"requested": True}},
         "business_profile": {"name": business_name},
         "metadata": _metadata(metadata),
+        "settings": {"payouts": {"schedule": dict(CONNECTED_ACCOUNT_PAYOUT_SCHEDULE)}},
     }
     if email:
         params["email"] = email

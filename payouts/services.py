@@ -245,14 +245,42 @@ def payout_send(*, payout_id: int) -> Payout:
     return payout_record_transfer(payout_id=payout.pk, transfer_id=transfer.id)
 
 
+FUNDS_PENDING_RETRY = dt.timedelta(hours=1)
+"""How often a payout waiting for pending funds at Stripe tries again."""
+
+
+def _funds_pending_cover(payout: Payout) -> bool:
+    """Whether the platform's pending balance would cover the payout once available (asked
+    outside any transaction; a Stripe failure here counts as no)."""
+    try:
+        balance = gateway.balance_retrieve()
+    except gateway.GatewayError:
+        return False
+    return balance.available_minor(payout.currency) + balance.pending_minor(payout.currency) >= (
+        payout.amount_minor
+    )
+
+
 def _payout_attempt_failed(payout_id: int, error: gateway.GatewayError) -> Payout:
+    waiting_for_funds = False
+    if isinstance(error, gateway.InsufficientBalance):
+        waiting_for_funds = _funds_pending_cover(Payout.objects.get(pk=payout_id))
     with transaction.atomic():
         payout = Payout.objects.select_for_update().get(pk=payout_id)
         if payout.status != Payout.Status.SENT:
             return payout
         reason = str(error)[:300] or type(error).__name__
         retryable = error.retryable or isinstance(error, gateway.InsufficientBalance)
-        if retryable and payout.attempts < _max_attempts():
+        if isinstance(error, gateway.InsufficientBalance) and waiting_for_funds:
+            # The platform has the money, still pending at Stripe (card funds take about two
+            # days): wait for it without using up an attempt.
+            payout.mark_retry()
+            payout.attempts -= 1
+            payout.failure_reason = f"Waiting for Stripe to make the funds available: {reason}"
+            payout.next_attempt_at = clock.now() + FUNDS_PENDING_RETRY
+            delay = FUNDS_PENDING_RETRY.total_seconds()
+            transaction.on_commit(lambda: _queue_send(payout_id, countdown=delay))
+        elif retryable and payout.attempts < _max_attempts():
             payout.mark_retry()
             payout.failure_reason = reason
             payout.next_attempt_at = clock.now() + _retry_delay(payout.attempts)
@@ -262,7 +290,7 @@ def _payout_attempt_failed(payout_id: int, error: gateway.GatewayError) -> Payou
             payout.mark_failed()
             payout.failure_reason = reason
             payout.next_attempt_at = None
-        payout.save(update_fields=["status", "failure_reason", "next_attempt_at"])
+        payout.save(update_fields=["status", "attempts", "failure_reason", "next_attempt_at"])
     logger.warning(
         "payout_attempt_failed", payout_id=payout_id, reason=reason, status=payout.status
     )

@@ -10,7 +10,8 @@ from stripe_emulator.resources.checkout import decline_session, expire, pay_sess
 from stripe_emulator.resources.disputes import close_dispute, open_dispute
 from stripe_emulator.resources.events import register_endpoint
 from stripe_emulator.resources.payments import DECLINE_MESSAGES
-from stripe_emulator.resources.payouts import settle_payouts
+from stripe_emulator.resources.payouts import settle_payouts, sweep_automatic_payouts
+from stripe_emulator.resources.refunds import settle_refund
 from stripe_emulator.state import (
     DEFAULT_CONFIG,
     Ctx,
@@ -137,6 +138,12 @@ def finish_dispute(st: State, ctx: Ctx, dispute: str) -> dict[str, Any]:
     return public(obj)
 
 
+def finish_refund(st: State, ctx: Ctx, refund: str) -> dict[str, Any]:
+    obj = _find(st, refund, "refund")
+    settle_refund(st, ctx, obj, str(ctx.params.get("outcome") or "succeeded"))
+    return public(obj)
+
+
 def settle(st: State, ctx: Ctx) -> dict[str, Any]:
     return {"data": [public(p) for p in settle_payouts(st, ctx, *_account_filter(ctx.params))]}
 
@@ -162,6 +169,7 @@ def advance_clock(st: State, ctx: Ctx) -> dict[str, Any]:
         clock_set_offset(target - (now() - clock_offset()))
         st.clock_offset = clock_offset()
     settle_due(st)
+    sweep_automatic_payouts(st)
     arrived = settle_payouts(st, ctx, None, True, arrived_only=True)
     return {"now": now(), "offset_seconds": clock_offset(), "payouts_arrived": len(arrived)}
 
@@ -218,6 +226,7 @@ ROUTES: list[Route] = [
     ("POST", "/_emulator/disputes", create_dispute),
     ("POST", "/_emulator/disputes/{dispute}/close", finish_dispute),
     ("POST", "/_emulator/payouts/settle", settle),
+    ("POST", "/_emulator/refunds/{refund}/settle", finish_refund),
     ("POST", "/_emulator/accounts/{account}/onboard", onboard),
     ("GET", "/_emulator/clock", get_clock),
     ("POST", "/_emulator/clock/advance", advance_clock),

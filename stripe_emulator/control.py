@@ -90,6 +90,10 @@ class EmulatorControl:
     def close_dispute(self, dispute: str, outcome: str) -> dict[str, Any]:
         return self.call("POST", f"disputes/{dispute}/close", {"outcome": outcome})
 
+    def settle_refund(self, refund: str, outcome: str = "succeeded") -> dict[str, Any]:
+        """A pending refund (config ``refunds_pending``) succeeds or fails."""
+        return self.call("POST", f"refunds/{refund}/settle", {"outcome": outcome})
+
     def settle_payouts(self, **account: str | None) -> list[dict[str, Any]]:
         return self.call("POST", "payouts/settle", dict(account))["data"]
 

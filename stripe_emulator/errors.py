@@ -1,5 +1,6 @@
 """Stripe's error envelope and the constructors for the errors the emulator raises."""
 
+import time
 from typing import Any
 
 
@@ -33,16 +34,34 @@ class StripeError(Exception):
         self.extra = extra or {}
         self.headers = headers or {}
 
-    def body(self) -> dict[str, Any]:
-        error = {"type": self.type, "code": self.code, "param": self.param}
-        error["message"] = self.message
+    def body(self, request_id: str | None = None) -> dict[str, Any]:
+        """Stripe's shape: ``code`` (with its ``doc_url``) and ``param`` only when there is
+        one, and for an API request the ``request_log_url`` of its Dashboard log entry."""
+        error: dict[str, Any] = {}
         if self.code:
+            error["code"] = self.code
             error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
+        error["message"] = self.message
+        if self.param:
+            error["param"] = self.param
+        if request_id:
+            error["request_log_url"] = (
+                f"https://dashboard.stripe.com/test/logs/{request_id}?t={int(time.time())}"
+            )
+        error["type"] = self.type
         return {"error": {**error, **self.extra}}
 
 
 def invalid(message: str, param: str | None = None, code: str | None = None) -> StripeError:
     return StripeError(400, message, param=param, code=code)
+
+
+def unknown_param(param: str) -> StripeError:
+    return invalid(f"Received unknown parameter: {param}", param, "parameter_unknown")
+
+
+def invalid_integer(raw: object, param: str) -> StripeError:
+    return invalid(f"Invalid integer: {raw}", param, "parameter_invalid_integer")
 
 
 def missing_param(param: str) -> StripeError:

@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from stripe_emulator.errors import invalid, missing_param
+from stripe_emulator.errors import invalid, invalid_integer, missing_param
 
 # ISO 4217 codes Stripe settles in; enough to catch typos without listing all 135.
 CURRENCIES = {
@@ -45,10 +45,17 @@ _URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$")
 
 
 def check_known(p: dict[str, Any], allowed: set[str]) -> None:
-    """Stripe rejects parameters it does not know; so do we (top level only)."""
+    """The top-level parameters this handler implements. Stripe's undocumented ones were
+    refused already (``openapi.check``), so a name refused here is one Stripe documents
+    but the emulator does not implement: refused, saying so, rather than ignored."""
     for name in p:
         if name not in allowed and name != "expand":
-            raise invalid(f"Received unknown parameter: {name}", name)
+            raise invalid(
+                f"The Stripe emulator does not implement the parameter {name} (Stripe "
+                "documents it; see stripe_emulator/README.md, Known gaps).",
+                name,
+                "emulator_parameter_unsupported",
+            )
 
 
 def integer(
@@ -66,7 +73,7 @@ def integer(
             raise missing_param(label)
         return None
     if not isinstance(raw, str) or not re.fullmatch(r"-?\d+", raw):
-        raise invalid(f"Invalid integer: {raw}", label)
+        raise invalid_integer(raw, label)
     value = int(raw)
     if minimum is not None and value < minimum:
         raise invalid(f"This value must be greater than or equal to {minimum}.", label)

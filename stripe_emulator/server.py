@@ -18,13 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from stripe_emulator import admin, pages
+from stripe_emulator import admin, openapi, pages
 from stripe_emulator.errors import StripeError
 from stripe_emulator.forms import parse_form
 from stripe_emulator.params import expand_paths
 from stripe_emulator.resources import ROUTES, compile_routes
 from stripe_emulator.resources.balance import settle_due
 from stripe_emulator.resources.checkout import expire_due
+from stripe_emulator.resources.payouts import sweep_automatic_payouts
 from stripe_emulator.state import IDEMPOTENCY_TTL, Ctx, Response, State, expand, new_id, now
 from stripe_emulator.webhooks import Deliverer, take_outbox
 
@@ -46,11 +47,13 @@ def _json(status: int, data: dict[str, Any], headers: dict[str, str] | None = No
     return Reply(status, body, {"Content-Type": "application/json", **(headers or {})})
 
 
-def _route(table: list[Any], method: str, path: str) -> tuple[Callable[..., Any], dict[str, str]]:
-    for verb, pattern, handler in table:
+def _route(
+    table: list[Any], method: str, path: str
+) -> tuple[Callable[..., Any], dict[str, str], str]:
+    for verb, pattern, handler, template in table:
         match = pattern.match(path)
         if verb == method and match:
-            return handler, match.groupdict()
+            return handler, match.groupdict(), template
     raise StripeError(
         404,
         f"Unrecognized request URL ({method}: {path}). Please see "
@@ -178,7 +181,7 @@ class EmulatorServer:
         try:
             reply = self._api(method, path, query, raw, headers, entry)
         except StripeError as e:  # refused before execution: never stored for idempotency
-            reply = _json(e.status, e.body(), e.headers)
+            reply = _json(e.status, e.body(request_id), e.headers)
         reply.headers.update(out)
         entry["status"] = reply.status
         with st.lock:
@@ -198,7 +201,8 @@ class EmulatorServer:
         entry["fault"] = fault and fault["mode"]
         if fault and fault["mode"] in ("api_error", "rate_limit", "lock_timeout"):
             raise _fault_error(fault["mode"])
-        handler, ids = _route(ROUTES, method, path)
+        handler, ids, template = _route(ROUTES, method, path)
+        openapi.check(method, template, params)  # refused before execution, like Stripe
         with st.lock:
             target = st.objects.get(account) if account else None
             if account and (target is None or target["object"] != "account"):
@@ -294,16 +298,17 @@ class EmulatorServer:
         st = self.state
         try:
             settle_due(st)
+            sweep_automatic_payouts(st)
             expire_due(st)
             data = handler(st, ctx, **ids)
             expand(st, data, expand_paths(ctx.params), ctx.account)
             return 200, json.dumps(data, indent=2), {}, True
         except StripeError as e:
-            return e.status, json.dumps(e.body(), indent=2), e.headers, e.stored
+            return e.status, json.dumps(e.body(ctx.request_id), indent=2), e.headers, e.stored
         except Exception:  # an emulator bug: answer like Stripe's 500, which it also stores
             traceback.print_exc(file=sys.stderr)
             error = StripeError(500, "An unknown error occurred", type="api_error")
-            return 500, json.dumps(error.body(), indent=2), {}, True
+            return 500, json.dumps(error.body(ctx.request_id), indent=2), {}, True
 
     def _save(self, method: str, seq_before: int) -> None:
         """Persist after mutations: any write, or a read that created objects (e.g. events
@@ -335,7 +340,7 @@ class EmulatorServer:
     def handle_control(self, method: str, path: str, query: str, raw: str, headers: Any) -> Reply:
         st = self.state
         try:
-            handler, ids = _route(CONTROL_ROUTES, method, path)
+            handler, ids, _ = _route(CONTROL_ROUTES, method, path)
             if raw.strip().startswith("{"):
                 params = json.loads(raw)
             else:
@@ -351,6 +356,7 @@ class EmulatorServer:
             with st.lock:
                 seq = st.seq
                 settle_due(st)
+                sweep_automatic_payouts(st)
                 expire_due(st)
                 result = handler(st, ctx, **ids)
                 deliveries = take_outbox(st)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stripe_emulator.errors import invalid, no_such
+from stripe_emulator.errors import invalid, no_such, unknown_param
 from stripe_emulator.params import integer
 
 API_VERSION = "2026-10-28.endive"
@@ -26,8 +26,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "card_fee_bps": 290,  # 2.9 %
     "card_fee_fixed": 30,  # + 30 minor units
     "dispute_fee": 1500,
-    "available_delay_seconds": 0,  # charge funds move pending -> available after this
+    # Card funds stay pending this long (Stripe: about two days), unless paid with the test
+    # card 4000000000000077, whose funds are available at once.
+    "available_delay_seconds": 2 * 86400,
     "payout_failure_code": None,  # e.g. "account_closed": settled payouts fail
+    "refunds_pending": False,  # new refunds stay pending until control refunds/{id}/settle
     "decline_next_off_session": 0,  # this many off-session confirmations decline
     "decline_reason": "generic_decline",  # decline_code used: or "insufficient_funds"
     "webhook_duplicate": False,  # deliver every event twice
@@ -118,6 +121,7 @@ class State:
         self.faults: list[dict[str, Any]] = []
         self.request_log: list[dict[str, Any]] = []
         self.outbox: list[str] = []  # ids of events not yet handed to the deliverer
+        self.sweep_at = 0  # earliest automatic payout due (0: none, or not yet computed)
         self.clock_offset = 0
         _clock["offset"] = 0
 
@@ -144,8 +148,12 @@ class State:
         _clock["offset"] = int(self.clock_offset)
         self.config = DEFAULT_CONFIG | self.config
         self.by_kind, self.net_totals, self.txn_counts, self.pending_txns = {}, {}, {}, {}
+        self.sweep_at = 0
         for obj in self.objects.values():
             self._index(obj)
+            due = obj.get("_next_payout_at")
+            if due:
+                self.sweep_at = min(self.sweep_at, due) if self.sweep_at else due
 
     # -- objects -------------------------------------------------------------------------
     def put(self, obj: dict[str, Any], owner: str | None) -> dict[str, Any]:
@@ -261,7 +269,7 @@ def filter_created(items: list[dict[str, Any]], params: dict[str, Any]) -> list[
     ops = {"gte": int.__ge__, "gt": int.__gt__, "lte": int.__le__, "lt": int.__lt__}
     for op in raw:
         if op not in ops:
-            raise invalid(f"Received unknown parameter: created[{op}]", f"created[{op}]")
+            raise unknown_param(f"created[{op}]")
         limit = integer(raw, op, f"created[{op}]")
         items = [o for o in items if limit is None or ops[op](o["created"], limit)]
     return items

@@ -22,15 +22,21 @@ Handler = Callable[..., Any]
 
 def compile_routes(
     table: list[Route],
-) -> list[tuple[str, re.Pattern[str], Handler]]:
-    """Turn "/v1/transfers/{transfer}" templates into regexes with named groups."""
+) -> list[tuple[str, re.Pattern[str], Handler, str]]:
+    """Turn "/v1/transfers/{transfer}" templates into regexes with named groups (the
+    template is kept: parameter checking looks endpoints up by it)."""
     return [
-        (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), fn)
+        (
+            method,
+            re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"),
+            fn,
+            path,
+        )
         for method, path, fn in table
     ]
 
 
-ROUTES = compile_routes(
+RAW_ROUTES: list[Route] = (
     accounts.ROUTES
     + balance.ROUTES
     + checkout.ROUTES
@@ -41,3 +47,4 @@ ROUTES = compile_routes(
     + refunds.ROUTES
     + transfers.ROUTES
 )
+ROUTES = compile_routes(RAW_ROUTES)

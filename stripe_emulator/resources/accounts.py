@@ -6,6 +6,7 @@ from typing import Any
 from stripe_emulator import params as P
 from stripe_emulator.errors import invalid, no_such
 from stripe_emulator.resources.events import emit
+from stripe_emulator.resources.payouts import WEEKDAYS, schedule_account
 from stripe_emulator.state import Ctx, Route, State, new_id, now, page, public
 
 DEFAULT_CURRENCY = {
@@ -50,6 +51,71 @@ def _requirements(due: list[str]) -> dict[str, Any]:
     }
 
 
+# What Stripe gives a new connected account: automatic daily payouts, two days' delay.
+DEFAULT_SCHEDULE = {"delay_days": 2, "interval": "daily"}
+
+
+def _settings(p: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``settings[payouts][...]`` (the part the emulator implements) to ``current``."""
+    merged = {**current, "payouts": dict(current["payouts"])}
+    for name in P.mapping(p, "settings"):
+        if name != "payouts":  # documented (checked against Stripe's description) but not ours
+            raise invalid(
+                f"The Stripe emulator does not implement the parameter settings[{name}].",
+                f"settings[{name}]",
+                "emulator_parameter_unsupported",
+            )
+    payouts = P.mapping(P.mapping(p, "settings"), "payouts", "settings[payouts]")
+    if "debit_negative_balances" in payouts:
+        merged["payouts"]["debit_negative_balances"] = P.boolean(
+            payouts, "debit_negative_balances", "settings[payouts][debit_negative_balances]"
+        )
+    if "statement_descriptor" in payouts:
+        merged["payouts"]["statement_descriptor"] = P.string(
+            payouts, "statement_descriptor", "settings[payouts][statement_descriptor]"
+        )
+    raw = P.mapping(payouts, "schedule", "settings[payouts][schedule]")
+    if not raw:
+        return merged
+    label = "settings[payouts][schedule]"
+    schedule = dict(merged["payouts"]["schedule"])
+    interval = P.string(
+        raw, "interval", f"{label}[interval]", choices=("daily", "manual", "monthly", "weekly")
+    )
+    if interval:
+        schedule = {"interval": interval}
+        if interval != "manual":
+            schedule["delay_days"] = merged["payouts"]["schedule"].get("delay_days", 2)
+    delay = raw.get("delay_days")
+    if delay not in (None, ""):
+        schedule["delay_days"] = (
+            2 if delay == "minimum" else P.integer(raw, "delay_days", f"{label}[delay_days]")
+        )
+    if schedule["interval"] == "weekly":
+        anchor = P.string(raw, "weekly_anchor", f"{label}[weekly_anchor]", choices=WEEKDAYS)
+        schedule["weekly_anchor"] = anchor or schedule.get("weekly_anchor") or "monday"
+    if schedule["interval"] == "monthly":
+        anchor_day = P.integer(raw, "monthly_anchor", f"{label}[monthly_anchor]", minimum=1)
+        if anchor_day is not None and anchor_day > 31:
+            raise invalid(
+                "This value must be less than or equal to 31.", f"{label}[monthly_anchor]"
+            )
+        schedule["monthly_anchor"] = anchor_day or schedule.get("monthly_anchor") or 1
+    merged["payouts"]["schedule"] = schedule
+    return merged
+
+
+def _tos_acceptance(p: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    raw = P.mapping(p, "tos_acceptance")
+    merged = dict(current)
+    if "date" in raw:
+        merged["date"] = P.integer(raw, "date", "tos_acceptance[date]")
+    for key in ("ip", "user_agent", "service_agreement"):
+        if key in raw:
+            merged[key] = P.string(raw, key, f"tos_acceptance[{key}]")
+    return merged
+
+
 def create_account(st: State, ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
     P.check_known(
@@ -64,6 +130,8 @@ def create_account(st: State, ctx: Ctx) -> dict[str, Any]:
             "business_type",
             "business_profile",
             "default_currency",
+            "settings",
+            "tos_acceptance",
         },
     )
     if ctx.account:
@@ -119,12 +187,22 @@ def create_account(st: State, ctx: Ctx) -> dict[str, Any]:
         "metadata": P.metadata(p),
         "payouts_enabled": False,
         "requirements": _requirements(CURRENTLY_DUE),
-        "settings": {"payouts": {"schedule": {"interval": "manual"}}},
-        "tos_acceptance": {"date": None},
+        "settings": _settings(
+            p,
+            {
+                "payouts": {
+                    "debit_negative_balances": kind != "standard",
+                    "schedule": dict(DEFAULT_SCHEDULE),
+                    "statement_descriptor": None,
+                }
+            },
+        ),
+        "tos_acceptance": _tos_acceptance(p, {"date": None}),
         "type": kind or "none",
     }
     account["external_accounts"]["url"] = f"/v1/accounts/{account['id']}/external_accounts"
     st.put(account, None)
+    schedule_account(st, account)
     return public(account)
 
 
@@ -140,10 +218,13 @@ def get_account(st: State, ctx: Ctx, account: str) -> dict[str, Any]:
 
 def update_account(st: State, ctx: Ctx, account: str) -> dict[str, Any]:
     p = ctx.params
-    P.check_known(p, {"metadata", "email", "business_profile"})
+    P.check_known(p, {"metadata", "email", "business_profile", "settings", "tos_acceptance"})
     obj = _own_account(st, ctx, account)
-    previous = {"metadata": obj["metadata"]}
+    previous = {"metadata": obj["metadata"], "settings": public(obj)["settings"]}
     obj["metadata"] = P.metadata(p, obj["metadata"])
+    obj["settings"] = _settings(p, obj["settings"])
+    obj["tos_acceptance"] = _tos_acceptance(p, obj["tos_acceptance"])
+    schedule_account(st, obj)
     if "email" in p:
         obj["email"] = P.string(p, "email")
     if "business_profile" in p:
@@ -199,10 +280,30 @@ def complete_onboarding(st: State, ctx: Ctx | None, account: dict[str, Any]) -> 
         payouts_enabled=True,
         requirements=_requirements([]),
     )
+    before = dict(account["capabilities"])
     account["capabilities"] = {k: "active" for k in account["capabilities"]} or {
         "transfers": "active"
     }
-    account["tos_acceptance"] = {"date": now()}
+    for name, status in account["capabilities"].items():
+        if before.get(name) != status:
+            capability = {
+                "id": name,
+                "object": "capability",
+                "account": account["id"],
+                "requested": True,
+                "requested_at": account["created"],
+                "requirements": _requirements([]),
+                "status": status,
+            }
+            emit(
+                st,
+                ctx,
+                "capability.updated",
+                capability,
+                account["id"],
+                {"status": before.get(name, "inactive")},
+            )
+    account["tos_acceptance"] = {**account["tos_acceptance"], "date": now()}
     bank = {
         "id": new_id("ba"),
         "object": "bank_account",

@@ -15,11 +15,13 @@ CATEGORY = {
     "charge": "charge",
     "payment": "charge",
     "refund": "refund",
+    "refund_failure": "refund_failure",
     "payment_refund": "refund",
     "transfer": "transfer",
     "transfer_refund": "transfer_reversal",
     "payout": "payout",
     "payout_failure": "payout_reversal",
+    "payout_cancel": "payout_reversal",
     "adjustment": "dispute",
 }
 
@@ -42,11 +44,13 @@ def add_txn(
     available_on: int | None = None,
     description: str | None = None,
     category: str | None = None,
+    pending: bool | None = None,
 ) -> dict[str, Any]:
     """Record one movement of ``amount`` (signed, minor units) on ``owner``'s balance.
 
     Without ``available_on`` the movement is available at once (debits, transfers out of
-    available funds); with a future one it stays pending until then.
+    available funds); with a future one it stays pending until then. A charge lands
+    pending even when due now, unless ``pending=False`` (the bypass-pending test card).
     """
     created = now()
     available_on = created if available_on is None else available_on
@@ -75,7 +79,9 @@ def add_txn(
         "reporting_category": category or CATEGORY[type],
         "source": source,
         # Charges always land pending, even with a zero delay, as on Stripe.
-        "status": "pending" if type == "charge" or available_on > created else "available",
+        "status": "pending"
+        if available_on > created or (pending if pending is not None else type == "charge")
+        else "available",
         "type": type,
     }
     return st.put(txn, owner)

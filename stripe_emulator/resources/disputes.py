@@ -89,6 +89,12 @@ def close_dispute(st: State, ctx: Ctx | None, dispute: dict[str, Any], outcome: 
     if outcome not in ("won", "lost"):
         raise invalid("outcome must be won or lost", "outcome")
     owner = dispute["_account"]
+    if dispute["status"] == "needs_response":
+        # Evidence goes in before the card network decides: the dispute is under review.
+        dispute["status"] = "under_review"
+        dispute["evidence_details"]["has_evidence"] = True
+        dispute["evidence_details"]["submission_count"] += 1
+        emit(st, ctx, "charge.dispute.updated", dispute, owner, {"status": "needs_response"})
     previous = {"status": dispute["status"]}
     dispute["status"] = outcome
     if outcome == "won":

@@ -20,7 +20,10 @@ TEST_PAYMENT_METHODS = {
     "pm_card_visa": "4242424242424242",
     "pm_card_chargeDeclined": "4000000000000002",
     "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
+    "pm_card_bypassPending": "4000000000000077",
 }
+# Stripe's test card whose charge funds skip pending and are available at once.
+AVAILABLE_AT_ONCE_CARDS = {"4000000000000077"}
 DECLINE_MESSAGES = {
     "generic_decline": "Your card was declined.",
     "insufficient_funds": "Your card has insufficient funds.",
@@ -115,6 +118,7 @@ def new_payment_method(
         "metadata": {},
         "type": "card",
         "_decline": DECLINING_CARDS.get(number),  # which decline this test card triggers
+        "_bypass_pending": number in AVAILABLE_AT_ONCE_CARDS,  # funds available at once
     }
     return st.put(pm, owner)
 
@@ -271,9 +275,12 @@ def _new_charge(
 def succeed_payment(
     st: State, ctx: Ctx | None, pi: dict[str, Any], pm: dict[str, Any]
 ) -> dict[str, Any]:
-    """Charge the card: a captured charge, a pending ``charge`` ledger entry with the fee."""
+    """Charge the card: a captured charge, a ``charge`` ledger entry with the fee, pending
+    until ``available_on`` (now + ``available_delay_seconds``), or available at once for
+    Stripe's test card 4000000000000077."""
     owner = pi["_account"]
     charge = _new_charge(st, pi, pm, owner, None)
+    at_once = bool(pm.get("_bypass_pending"))
     txn = add_txn(
         st,
         owner,
@@ -282,8 +289,9 @@ def succeed_payment(
         type="charge",
         source=charge["id"],
         fee=card_fee(st, charge["amount"]),
-        available_on=now() + int(st.config["available_delay_seconds"]),
+        available_on=now() if at_once else now() + int(st.config["available_delay_seconds"]),
         description=charge["description"],
+        pending=not at_once,
     )
     charge["balance_transaction"] = txn["id"]
     pi.update(

@@ -49,7 +49,25 @@ def _refundable_charge(st: State, ctx: Ctx) -> dict[str, Any]:
 
 def create_refund(st: State, ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    P.check_known(p, {"charge", "payment_intent", "amount", "metadata", "reason"})
+    P.check_known(
+        p,
+        {
+            "charge",
+            "payment_intent",
+            "amount",
+            "metadata",
+            "reason",
+            "reverse_transfer",
+            "refund_application_fee",
+        },
+    )
+    for flag in ("reverse_transfer", "refund_application_fee"):
+        # Both act on destination charges' transfers and fees, which the emulator does not
+        # make (separate charges and transfers are reversed with a transfer reversal).
+        if P.boolean(p, flag):
+            raise invalid(
+                f"This charge has no transfer or application fee for {flag} to act on.", flag
+            )
     charge = _refundable_charge(st, ctx)
     remaining = charge["amount"] - charge["amount_refunded"]
     if remaining == 0:
@@ -78,8 +96,12 @@ def create_refund(st: State, ctx: Ctx) -> dict[str, Any]:
             p, "reason", choices=("duplicate", "fraudulent", "requested_by_customer")
         ),
         "receipt_number": None,
+        "failure_balance_transaction": None,
+        "failure_reason": None,
         "source_transfer_reversal": None,
-        "status": "succeeded",
+        # With the control switch refunds_pending, a refund waits for the card network
+        # (control: refunds/{id}/settle), as Stripe's sometimes do.
+        "status": "pending" if st.config["refunds_pending"] else "succeeded",
         "transfer_reversal": None,
     }
     st.put(refund, ctx.account)
@@ -106,6 +128,43 @@ def create_refund(st: State, ctx: Ctx) -> dict[str, Any]:
         {"amount_refunded": charge["amount_refunded"] - amount},
     )
     return public(refund)
+
+
+FAILURE_REASONS = ("lost_or_stolen_card", "expired_or_canceled_card", "unknown")
+
+
+def settle_refund(st: State, ctx: Ctx | None, refund: dict[str, Any], outcome: str) -> None:
+    """A pending refund succeeds, or fails (the money comes back to the balance and off the
+    charge's amount_refunded), with Stripe's events: ``refund.updated`` and
+    ``charge.refund.updated``, plus ``refund.failed`` for a failure."""
+    if refund["status"] != "pending":
+        raise invalid(f"Refund {refund['id']} is {refund['status']}, not pending.", "refund")
+    if outcome not in ("succeeded", "failed"):
+        raise invalid("outcome must be succeeded or failed", "outcome")
+    owner = refund["_account"]
+    previous = {"status": "pending"}
+    if outcome == "failed":
+        txn = add_txn(
+            st,
+            owner,
+            amount=refund["amount"],
+            currency=refund["currency"],
+            type="refund_failure",
+            source=refund["id"],
+            description="REFUND FAILURE",
+        )
+        charge = st.objects[refund["charge"]]
+        charge["amount_refunded"] -= refund["amount"]
+        charge["refunded"] = False
+        refund.update(
+            status="failed", failure_reason="unknown", failure_balance_transaction=txn["id"]
+        )
+    else:
+        refund["status"] = "succeeded"
+    emit(st, ctx, "refund.updated", refund, owner, previous)
+    emit(st, ctx, "charge.refund.updated", refund, owner, previous)
+    if outcome == "failed":
+        emit(st, ctx, "refund.failed", refund, owner, previous)
 
 
 def get_refund(st: State, ctx: Ctx, refund: str) -> dict[str, Any]:

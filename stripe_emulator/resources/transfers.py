@@ -226,6 +226,13 @@ def create_reversal(st: State, ctx: Ctx, transfer: str) -> dict[str, Any]:
     pending_until = st.objects[obj["balance_transaction"]]["available_on"]
     available_on = pending_until if pending_until > now() else None
     payment = st.objects[obj["destination_payment"]]
+    # As on Stripe, the destination must have the money: a reversal of settled funds needs
+    # that much in its available balance (it may have been paid out or spent since).
+    if available_on is None and available(st, dest, cur) < amount:
+        raise balance_insufficient(
+            f"The destination account {dest} has insufficient available funds to cover "
+            f"this transfer reversal of {amount} {cur}."
+        )
     refund: dict[str, Any] = {
         "id": new_id("pyr"),
         "object": "refund",

@@ -89,11 +89,15 @@ def checkout(
 
 
 def paid_charge(
-    client: stripe.StripeClient, ctl: EmulatorControl, amount: int = 10000, **extra: Any
+    client: stripe.StripeClient,
+    ctl: EmulatorControl,
+    amount: int = 10000,
+    card: str | None = None,
+    **extra: Any,
 ) -> stripe.Charge:
-    """A completed Checkout payment; returns its charge."""
+    """A completed Checkout payment (card 4242…, or ``card``); returns its charge."""
     session = checkout(client, amount, **extra)
-    ctl.complete_checkout(session.id)
+    ctl.complete_checkout(session.id, card=card)
     pi = client.v1.payment_intents.retrieve(
         client.v1.checkout.sessions.retrieve(session.id).payment_intent
     )

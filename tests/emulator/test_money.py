@@ -137,6 +137,7 @@ def test_refund_and_reversal(client: stripe.StripeClient, ctl: EmulatorControl) 
             "source_transaction": charge.id,
         }
     )
+    ctl.make_available()  # the charge's funds (and so the transfer's) have settled
     before = balance(client)[0]
 
     refund = client.v1.refunds.create(

@@ -33,7 +33,11 @@ def raw(
         ({"currency": "usd", "destination": "acct_x"}, "amount", "parameter_missing"),
         ({"amount": 0, "currency": "usd", "destination": "acct_x"}, "amount", None),
         ({"amount": -5, "currency": "usd", "destination": "acct_x"}, "amount", None),
-        ({"amount": "12.5", "currency": "usd", "destination": "acct_x"}, "amount", None),
+        (
+            {"amount": "12.5", "currency": "usd", "destination": "acct_x"},
+            "amount",
+            "parameter_invalid_integer",
+        ),
         ({"amount": 100, "currency": "USD", "destination": "acct_x"}, "currency", None),
         ({"amount": 100, "currency": "usdx", "destination": "acct_x"}, "currency", None),
         ({"amount": 100, "currency": "usd"}, "destination", "parameter_missing"),
@@ -45,7 +49,7 @@ def raw(
         (
             {"amount": 100, "currency": "usd", "destination": "acct_x", "colour": "red"},
             "colour",
-            None,
+            "parameter_unknown",
         ),
         (
             {

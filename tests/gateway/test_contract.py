@@ -51,6 +51,8 @@ def test_a_connected_account_is_created_once_per_key_and_starts_unable_to_receiv
     assert fetched.metadata["organisation_id"] == str(payee.pk)
     assert fetched.capabilities["transfers"] in ("inactive", "pending")
     assert fetched.requirements.currently_due and not fetched.payouts_enabled
+    schedule = fetched.settings.payouts.schedule  # paid out weekly, not Stripe's daily default
+    assert (schedule.interval, schedule.weekly_anchor) == ("weekly", "friday")
 
     link = gateway.account_link_create(
         account_id=account.id,

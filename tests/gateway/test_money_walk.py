@@ -31,7 +31,8 @@ def test_licence_fee_to_creator_payout(
     creator = tenant_factory(Organisation.Kind.CREATOR, "Ana Rivera").organisation
     licensee = tenant_factory(Organisation.Kind.AI_DEVELOPER, "Northwind AI").organisation
 
-    # 1. The creator onboards on Stripe's hosted page; only account.updated makes it count.
+    # 1. The creator onboards on Stripe's hosted page; only its webhooks (account.updated,
+    # and capability.updated for transfers) make it count, never the return redirect.
     link = onboarding_link_create(
         organisation=creator,
         refresh_url=f"{live_server.url}/account/payouts/refresh/",
@@ -44,8 +45,12 @@ def test_licence_fee_to_creator_payout(
         ).first(),
         what="account.updated to be delivered and processed",
     )
-    update = StripeEvent.objects.get(type="account.updated")
-    assert (update.account, update.status) == (account.stripe_account_id, "processed")
+    for kind in ("account.updated", "capability.updated"):
+        update = wait_for(
+            lambda kind=kind: StripeEvent.objects.filter(type=kind, status="processed").first(),
+            what=f"{kind} to be processed",
+        )
+        assert update.account == account.stripe_account_id
     acct = account.stripe_account_id
 
     # 2. The licensee pays 100.00 through Checkout: pending on the platform, less the fee.

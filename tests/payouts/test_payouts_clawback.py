@@ -121,7 +121,9 @@ def test_balance_below_threshold_carries_forward(emulated_stripe):
     position = payout_position(holder=ana, currency="USD")
     assert position.payable_minor == 4_000 and position.can_pay_now
     assert "threshold" in position.blocked_reason
-    # Pay now ignores the threshold, not Stripe's minimum, and only once.
+    # Pay now ignores the threshold, not Stripe's minimum, and only once. (It names no
+    # source charge, so it is paid from available funds: the collection's have settled.)
+    emulated_stripe.control.make_available()
     payout = payout_schedule(holder=ana, currency="USD", on_demand=True)
     assert payout is not None and payout.amount_minor == 4_000
     with pytest.raises(PayoutError):
