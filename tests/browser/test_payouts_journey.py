@@ -59,6 +59,9 @@ def test_a_creator_sets_a_threshold_and_is_paid_now(
     )
     assert Payout.objects.filter(holder=organisation).count() == 1
 
+    # Days later the licensee's payment is available at Stripe (a pay-now payout names no
+    # charge, so it is paid from the available balance; before that it waits for it).
+    emulated_stripe.control.make_available()
     page.get_by_test_id("pay-now-USD").click()
     expect(page.get_by_role("status").first).to_contain_text("Payout of USD 25.00 requested")
     wait_for(
