@@ -15,7 +15,8 @@ from django.core.cache import cache
 from django.core.mail import send_mail
 from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.models import AuditEvent, User
+from accounts.services import audit_event_record
 
 logger = structlog.get_logger(__name__)
 
@@ -60,6 +61,12 @@ def login_locked_out_notify(sender: Any, request: HttpRequest, username: str, **
     ):
         return
     logger.warning("login_locked_out", user_id=user.pk)
+    for organisation_id in user.memberships.values_list("organisation_id", flat=True):
+        audit_event_record(
+            organisation_id=organisation_id,
+            action=AuditEvent.Action.SIGN_IN_LOCKED_OUT,
+            detail={"email": user.email},
+        )
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     send_mail(
         subject="TrainRight: sign-in paused after failed attempts",

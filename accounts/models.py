@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import pgtrigger
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 
@@ -208,3 +209,44 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} → {self.organisation} ({self.role})"
+
+
+class AuditEvent(models.Model):
+    """A security-relevant act in an organisation, kept for its owners and admins: an API key
+    created or revoked, an invitation (a role granted), a sign-in lock-out, payout settings
+    changed, consent changed. Append-only (PostgreSQL refuses UPDATE and DELETE)."""
+
+    class Action(models.TextChoices):
+        API_KEY_CREATED = "api_key_created", "API key created"
+        API_KEY_REVOKED = "api_key_revoked", "API key revoked"
+        MEMBER_INVITED = "member_invited", "Member invited (role granted)"
+        SIGN_IN_LOCKED_OUT = "sign_in_locked_out", "Sign-in locked out"
+        PAYOUT_THRESHOLD_SET = "payout_threshold_set", "Payout threshold set"
+        CONSENT_CHANGED = "consent_changed", "Consent changed"
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    action = models.CharField(max_length=30, choices=Action.choices)
+    actor_user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = ClockDateTimeField(auto_now_add=True, db_index=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenant_lookups = ("organisation",)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        triggers = [
+            pgtrigger.Protect(
+                name="audit_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.organisation_id})"

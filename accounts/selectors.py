@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from accounts.models import ApiKey, Membership, Organisation
+from accounts.models import ApiKey, AuditEvent, Membership, Organisation
+from accounts.roles import Act, organisation_act_allowed
 from accounts.tenancy import Principal, principal_for_user
 
 
@@ -72,3 +73,18 @@ def platform_finance_require(*, user: Any, action: str = "do this") -> None:
 
     if not platform_finance_user_check(user=user):
         raise PermissionDenied(f"Only the platform organisation's finance staff may {action}.")
+
+
+def audit_event_list(*, principal: Principal) -> QuerySet[AuditEvent]:
+    """The audit log of the organisations where the caller is an owner or an admin (others see
+    none: the log names who did what)."""
+    managed = [
+        org
+        for org in principal.organisation_ids
+        if organisation_act_allowed(
+            principal=principal, organisation_id=org, act=Act.MEMBERS_AND_KEYS
+        )
+    ]
+    return AuditEvent.objects.filter(organisation_id__in=managed).select_related(
+        "actor_user", "actor_api_key", "organisation"
+    )

@@ -11,9 +11,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from accounts.models import ApiKey, Invitation, Membership, Organisation, User
+from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Organisation, User
 from accounts.roles import Act, organisation_act_require
-from accounts.tenancy import principal_for_user
+from accounts.tenancy import Principal, principal_for_user
 from core import clock
 
 API_KEY_PREFIX = "trk_"
@@ -107,6 +107,12 @@ def invitation_create(
         invited_by=invited_by,
         expires_at=clock.now() + INVITATION_LIFETIME,
     )
+    audit_event_record(
+        organisation_id=organisation.pk,
+        action=AuditEvent.Action.MEMBER_INVITED,
+        user=invited_by,
+        detail={"email": invitation.email, "role": role},
+    )
     return IssuedInvitation(invitation=invitation, token=token)
 
 
@@ -172,13 +178,25 @@ def api_key_create(
         secret_hash=_hash_secret(secret),
         created_by=created_by,
     )
+    audit_event_record(
+        organisation_id=organisation.pk,
+        action=AuditEvent.Action.API_KEY_CREATED,
+        user=created_by,
+        detail={"key": f"trk_{prefix}_…", "name": name, "role": role},
+    )
     return IssuedApiKey(api_key=api_key, plaintext=f"{API_KEY_PREFIX}{prefix}_{secret}")
 
 
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, actor: User | None = None) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = clock.now()
         api_key.save(update_fields=["revoked_at"])
+        audit_event_record(
+            organisation_id=api_key.organisation_id,
+            action=AuditEvent.Action.API_KEY_REVOKED,
+            user=actor,
+            detail={"key": f"trk_{api_key.prefix}_…", "name": api_key.name},
+        )
     return api_key
 
 
@@ -202,3 +220,36 @@ def api_key_authenticate(*, plaintext: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
+
+
+# --- The audit log ---------------------------------------------------------------------------
+
+
+def audit_event_record(
+    *,
+    organisation_id: int,
+    action: str,
+    user: User | None = None,
+    api_key: ApiKey | None = None,
+    detail: dict[str, object] | None = None,
+) -> AuditEvent:
+    """Keep a security-relevant act for the organisation's owners and admins (append-only)."""
+    return AuditEvent.objects.create(
+        organisation_id=organisation_id,
+        action=action,
+        actor_user=user if user is not None and user.is_authenticated else None,
+        actor_api_key=api_key,
+        detail=detail or {},
+    )
+
+
+def audit_event_record_for(
+    *, principal: Principal, organisation_id: int, action: str, detail: dict[str, object]
+) -> AuditEvent:
+    return audit_event_record(
+        organisation_id=organisation_id,
+        action=action,
+        user=principal.user,
+        api_key=principal.api_key,
+        detail=detail,
+    )

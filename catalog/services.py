@@ -21,8 +21,9 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from accounts.models import Organisation
+from accounts.models import AuditEvent, Organisation
 from accounts.roles import Act, organisation_act_require
+from accounts.services import audit_event_record_for
 from accounts.tenancy import Principal
 from catalog.identifiers import MATCHING_SCHEMES, SCHEME_LABELS
 from catalog.models import (
@@ -395,6 +396,17 @@ def _set_consents(
             row.granted = granted
             row.updated_by = actor.user
             row.save(update_fields=["granted", "updated_by", "updated_at"])
+    owner_id = work.catalogue.owner_id if work is not None else catalogue.owner_id  # type: ignore[union-attr]  # one of the two is given
+    audit_event_record_for(
+        principal=actor,
+        organisation_id=owner_id,
+        action=AuditEvent.Action.CONSENT_CHANGED,
+        detail={
+            "work": work.pk if work is not None else None,
+            "catalogue": catalogue.pk if catalogue is not None else None,
+            "consents": {use: granted for use, granted in consents.items()},
+        },
+    )
 
 
 @transaction.atomic

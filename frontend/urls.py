@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("frontend.views.finance")),
     path("", include("frontend.views.stripe")),
     path("", include("frontend.views.sandbox")),
+    path("", include("frontend.views.account")),
 ]

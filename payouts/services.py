@@ -24,7 +24,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from accounts.models import Organisation, User
+from accounts.models import AuditEvent, Organisation, User
+from accounts.services import audit_event_record
 from core import clock
 from core.errors import DomainError
 from core.money import UnknownCurrencyError, currency_exponent
@@ -98,6 +99,12 @@ def payout_threshold_set(
             holder=holder, currency=currency.upper(), defaults={"minimum_minor": minimum_minor}
         )
     logger.info("payout_threshold_set", holder_id=holder.pk, minimum_minor=minimum_minor)
+    audit_event_record(
+        organisation_id=holder.pk,
+        action=AuditEvent.Action.PAYOUT_THRESHOLD_SET,
+        user=actor,
+        detail={"currency": currency.upper(), "minimum_minor": minimum_minor},
+    )
     return row
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import factory
 from django.db import models
 
-from accounts.models import ApiKey, Membership, Organisation, User
-from accounts.services import api_key_create
+from accounts.models import ApiKey, AuditEvent, Membership, Organisation, User
+from accounts.services import api_key_create, audit_event_record
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -58,4 +58,5 @@ FACTORY_FOR_MODEL: dict[type[models.Model], Callable[[Organisation], Any]] = {
     Organisation: lambda org: org,
     Membership: lambda org: MembershipFactory(organisation=org),
     ApiKey: lambda org: api_key_create(organisation=org, name="other", created_by=None).api_key,
+    AuditEvent: lambda org: audit_event_record(organisation_id=org.pk, action="api_key_created"),
 }

@@ -3,7 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import ApiKey, Membership, Organisation, User
+from accounts.models import ApiKey, AuditEvent, Membership, Organisation, User
 
 
 class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
@@ -108,3 +108,22 @@ class ApiKeyIssuedSerializer(ApiKeySerializer):
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "secret", "secret_shown_once", "detail"]
         read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    action_label = serializers.CharField(source="get_action_display", read_only=True)
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "organisation", "action", "action_label", "actor", "detail", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField())
+    def get_actor(self, event: AuditEvent) -> str:
+        """Who acted: a person's email, an API key, or "the system"."""
+        if event.actor_user is not None:
+            return event.actor_user.email
+        if event.actor_api_key is not None:
+            return f"API key trk_{event.actor_api_key.prefix}_…"
+        return "the system"

@@ -17,11 +17,12 @@ from accounts.api.serializers import (
     ApiKeyCreateSerializer,
     ApiKeyIssuedSerializer,
     ApiKeySerializer,
+    AuditEventSerializer,
     MembershipSerializer,
     MeSerializer,
     OrganisationSerializer,
 )
-from accounts.models import ApiKey, Membership, Organisation, User
+from accounts.models import ApiKey, AuditEvent, Membership, Organisation, User
 from accounts.roles import Act, organisation_act_require
 from accounts.tenancy import Principal
 
@@ -91,4 +92,17 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         api_key = self.get_object()
         self._require_owner(api_key.organisation_id)
-        return Response(ApiKeySerializer(services.api_key_revoke(api_key=api_key)).data)
+        actor = self.request.user if isinstance(self.request.user, User) else None
+        revoked = services.api_key_revoke(api_key=api_key, actor=actor)
+        return Response(ApiKeySerializer(revoked).data)
+
+
+class AuditEventViewSet(TenantScopedReadOnlyViewSet):
+    """The audit log of security-relevant acts (API keys, invitations, lock-outs, payout
+    settings, consent) in the organisations where you are an owner or an admin."""
+
+    serializer_class = AuditEventSerializer
+    filterset_fields = ["organisation", "action"]
+
+    def scoped_queryset(self, principal: Principal) -> QuerySet[AuditEvent]:
+        return selectors.audit_event_list(principal=principal)
