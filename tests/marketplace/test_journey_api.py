@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from ledger.models import EntryKind, JournalEntry
 from marketplace.models import Agreement, CheckoutAttempt
 from tests.gateway.helpers import wait_for
 
@@ -103,3 +104,11 @@ def test_full_negotiation_to_a_verified_certificate_over_the_api(
     assert (verified["status"], verified["valid"], verified["covered"]) == ("valid", True, True)
     assert verified["covered_works"][0]["title"] == "Salt Roads"
     assert verified["ends_on"] == active["ends_on"]
+
+    # The licensee's payment is posted by the worker too (the fee's collection entry). Waiting
+    # for it also lets the worker finish with the database before the test flushes it.
+    wait_for(
+        lambda: JournalEntry.objects.filter(kind=EntryKind.COLLECTION).exists(),
+        timeout=30,
+        what="the upfront fee's payment posted by the worker",
+    )
