@@ -179,11 +179,6 @@ def _attempt_id(metadata: dict[str, Any] | None) -> int | None:
     return int(raw) if metadata.get("purpose") == PURPOSE and raw.isdigit() else None
 
 
-def _id(value: Any) -> str:
-    """An id field that may have been expanded into an object."""
-    return str(value.get("id") or "") if isinstance(value, dict) else str(value or "")
-
-
 def checkout_session_settle(*, session_id: str) -> CheckoutAttempt | None:
     """Fetch the session's current state from Stripe and record it: paid activates the
     agreement (once), expired closes the attempt. Returns the attempt (None: not ours)."""
@@ -193,7 +188,7 @@ def checkout_session_settle(*, session_id: str) -> CheckoutAttempt | None:
         return None
     if session.get("payment_status") == "paid":
         intent = gateway.payment_intent_retrieve(
-            payment_intent_id=_id(session.get("payment_intent"))
+            payment_intent_id=gateway.expandable_id(session.get("payment_intent"))
         ).to_dict()
         return checkout_attempt_paid(attempt_id=attempt_id, session=session, intent=intent)
     if session.get("status") == "expired":
@@ -219,11 +214,11 @@ def checkout_attempt_paid(
             f"{(attempt.amount_minor, attempt.currency)}."
         )
     attempt.stripe_session_id = session["id"]
-    attempt.payment_intent_id = _id(session.get("payment_intent"))
-    attempt.charge_id = _id(intent.get("latest_charge"))
-    attempt.customer_id = _id(intent.get("customer") or session.get("customer"))
+    attempt.payment_intent_id = gateway.expandable_id(session.get("payment_intent"))
+    attempt.charge_id = gateway.expandable_id(intent.get("latest_charge"))
+    attempt.customer_id = gateway.expandable_id(intent.get("customer") or session.get("customer"))
     if intent.get("setup_future_usage") == "off_session":
-        attempt.saved_payment_method_id = _id(intent.get("payment_method"))
+        attempt.saved_payment_method_id = gateway.expandable_id(intent.get("payment_method"))
     attempt.completed_at = clock.now()
     already_paid = CheckoutAttempt.objects.filter(
         agreement=agreement, status=CheckoutAttempt.Status.PAID

@@ -44,13 +44,6 @@ def _organisation_id(metadata: dict[str, Any]) -> int | None:
     return None
 
 
-def _id(value: Any) -> str:
-    """An id field that may be expanded into an object."""
-    if isinstance(value, dict):
-        return str(value.get("id") or "")
-    return str(value or "")
-
-
 # --- Payments ----------------------------------------------------------------------------------
 def stripe_payment_sync(*, charge_id: str) -> StripePayment:
     """Fetch the charge now and store its current state (amounts, fee, refunds, dispute id)."""
@@ -60,9 +53,9 @@ def stripe_payment_sync(*, charge_id: str) -> StripePayment:
     metadata = charge.get("metadata") or {}
     values = {
         "organisation_id": _organisation_id(metadata),
-        "stripe_payment_intent_id": _id(charge.get("payment_intent")),
-        "stripe_customer_id": _id(charge.get("customer")),
-        "stripe_balance_transaction_id": _id(balance_transaction),
+        "stripe_payment_intent_id": gateway.expandable_id(charge.get("payment_intent")),
+        "stripe_customer_id": gateway.expandable_id(charge.get("customer")),
+        "stripe_balance_transaction_id": gateway.expandable_id(balance_transaction),
         "status": charge["status"],
         "amount_minor": int(charge["amount"]),
         "fee_minor": int(fee or 0),
@@ -88,7 +81,7 @@ def stripe_payment_sync(*, charge_id: str) -> StripePayment:
 def stripe_refund_record(*, refund: dict[str, Any]) -> StripeRefund:
     """Store a refund as Stripe now has it and, the first time it is seen succeeded, announce
     it (`stripe_refund_succeeded`)."""
-    payment = stripe_payment_sync(charge_id=_id(refund["charge"]))
+    payment = stripe_payment_sync(charge_id=gateway.expandable_id(refund["charge"]))
     with transaction.atomic():
         row, created = StripeRefund.objects.select_for_update().get_or_create(
             stripe_refund_id=refund["id"],
@@ -150,7 +143,7 @@ def payment_refund(
 def stripe_dispute_sync(*, dispute_id: str) -> StripePayment:
     """Store the dispute's current state on its payment; announce a loss once."""
     dispute = gateway.dispute_retrieve(dispute_id=dispute_id).to_dict()
-    payment = stripe_payment_sync(charge_id=_id(dispute["charge"]))
+    payment = stripe_payment_sync(charge_id=gateway.expandable_id(dispute["charge"]))
     with transaction.atomic():
         payment = StripePayment.objects.select_for_update().get(pk=payment.pk)
         payment.stripe_dispute_id = dispute["id"]
@@ -200,7 +193,7 @@ def off_session_payment_method_for(*, organisation: Organisation) -> tuple[str, 
 def _save_card_from_session(session: dict[str, Any], intent: dict[str, Any]) -> None:
     """A Checkout payment made with `setup_future_usage=off_session` saved the card, with the
     payer's consent: remember it for later usage charges."""
-    customer_id = _id(intent.get("customer") or session.get("customer"))
+    customer_id = gateway.expandable_id(intent.get("customer") or session.get("customer"))
     organisation_id = _organisation_id(session.get("metadata") or {})
     if intent.get("setup_future_usage") != "off_session" or not customer_id or not organisation_id:
         return
@@ -210,7 +203,7 @@ def _save_card_from_session(session: dict[str, Any], intent: dict[str, Any]) -> 
         )
         if row.stripe_customer_id != customer_id:
             return  # paid as another customer than the one we keep: do not mix them up
-        row.off_session_payment_method_id = _id(intent.get("payment_method"))
+        row.off_session_payment_method_id = gateway.expandable_id(intent.get("payment_method"))
         row.off_session_consented_at = row.off_session_consented_at or clock.now()
         row.save()
 
@@ -257,7 +250,7 @@ def _dispute_changed(event: StripeEvent) -> None:
 
 @stripe_event_handler("payment_intent.succeeded")
 def _payment_intent_succeeded(event: StripeEvent) -> None:
-    charge_id = _id(event.data_object.get("latest_charge"))
+    charge_id = gateway.expandable_id(event.data_object.get("latest_charge"))
     if _platform_event(event) and charge_id:
         stripe_payment_sync(charge_id=charge_id)
 
@@ -265,10 +258,10 @@ def _payment_intent_succeeded(event: StripeEvent) -> None:
 @stripe_event_handler("checkout.session.completed")
 def _checkout_completed(event: StripeEvent) -> None:
     session = event.data_object
-    intent_id = _id(session.get("payment_intent"))
+    intent_id = gateway.expandable_id(session.get("payment_intent"))
     if not _platform_event(event) or not intent_id:
         return
     intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id).to_dict()
     if intent.get("latest_charge"):
-        stripe_payment_sync(charge_id=_id(intent["latest_charge"]))
+        stripe_payment_sync(charge_id=gateway.expandable_id(intent["latest_charge"]))
     _save_card_from_session(session, intent)

@@ -133,6 +133,14 @@ _ERRORS_BY_CODE: dict[str, type[GatewayError]] = {
 }
 
 
+def expandable_id(value: object) -> str:
+    """The id of a field Stripe may send as an id or expand into an object (a dict in an
+    event's payload, a StripeObject from the SDK); "" when absent."""
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    return str(getattr(value, "id", value) or "")
+
+
 def idempotency_key(operation: str, *record_ids: object) -> str:
     """Our deterministic key for a mutating call: "<operation>:<record ids>" ("transfer:42")."""
     return ":".join([operation, *(str(part) for part in record_ids)])

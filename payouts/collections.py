@@ -196,9 +196,9 @@ def _checkout_close(collection: Collection) -> str:
             # Stripe refuses to expire a session that completed meanwhile: look again.
             session = gateway.checkout_session_retrieve(session_id=session_id)
     if session.status == "complete" and session.payment_status == "paid":
-        intent_id = _id_of(session.payment_intent)
+        intent_id = gateway.expandable_id(session.payment_intent)
         intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id) if intent_id else None
-        charge_id = _id_of(intent.latest_charge) if intent is not None else ""
+        charge_id = gateway.expandable_id(intent.latest_charge) if intent is not None else ""
         if charge_id:
             collection_record_payment(collection_id=collection.pk, charge_id=charge_id)
         return "paid"
@@ -209,12 +209,6 @@ def _checkout_close(collection: Collection) -> str:
     )
     logger.info("collection_checkout_expired", collection_id=collection.pk, session=session_id)
     return "closed"
-
-
-def _id_of(value: object) -> str:
-    if isinstance(value, dict):
-        return str(value.get("id") or "")
-    return str(getattr(value, "id", value) or "")
 
 
 def _payment_under_way(collection: Collection) -> bool:

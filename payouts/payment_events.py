@@ -17,17 +17,11 @@ from payouts import collections
 from payouts import services as payouts
 
 
-def _id(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("id") or "")
-    return str(value or "")
-
-
 @stripe_event_handler("payment_intent.succeeded")
 def _collection_intent_succeeded(event: StripeEvent) -> None:
     intent = event.data_object
     collection = collections.collection_for_payment_intent(metadata=intent.get("metadata") or {})
-    charge_id = _id(intent.get("latest_charge"))
+    charge_id = gateway.expandable_id(intent.get("latest_charge"))
     if event.account or collection is None or not charge_id:
         return
     collections.collection_record_payment(collection_id=collection.pk, charge_id=charge_id)
@@ -37,13 +31,13 @@ def _collection_intent_succeeded(event: StripeEvent) -> None:
 def _collection_checkout_completed(event: StripeEvent) -> None:
     session = event.data_object
     collection = collections.collection_for_payment_intent(metadata=session.get("metadata") or {})
-    intent_id = _id(session.get("payment_intent"))
+    intent_id = gateway.expandable_id(session.get("payment_intent"))
     if event.account or collection is None or not intent_id:
         return
     intent = gateway.payment_intent_retrieve(payment_intent_id=intent_id)
     if intent.latest_charge:
         collections.collection_record_payment(
-            collection_id=collection.pk, charge_id=_id(intent.latest_charge)
+            collection_id=collection.pk, charge_id=gateway.expandable_id(intent.latest_charge)
         )
 
 
